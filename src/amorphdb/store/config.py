@@ -1,0 +1,352 @@
+"""Store configuration: where amorphdb keeps job outputs, trajectories and summaries.
+
+Two back ends share one code path (maggma stores behind a jobflow ``JobStore``):
+
+* ``embedded`` (default): maggma ``MontyStore`` (montydb on SQLite) in a local folder
+  (``./amorphdb-data`` unless a store file or ``AMORPHDB_STORE`` says otherwise). No server.
+* ``mongodb``: maggma ``MongoStore`` for documents and ``GridFSStore`` for trajectories
+  (the blob "data" store), so documents larger than MongoDB's 16 MB limit still store.
+  Credentials are read from environment variables *named* in the file, never stored in it.
+
+A store file is YAML, e.g.::
+
+    type: mongodb
+    host: mongo.cluster.example.org
+    port: 27017
+    database: amorphdb
+    username_env: AMORPHDB_MONGO_USER
+    password_env: AMORPHDB_MONGO_PASSWORD
+
+See ``configs/store-embedded.yaml``, ``configs/store-mongodb.yaml`` and ``docs/database.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from amorphdb.errors import ConfigError, StoreError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jobflow import JobStore
+    from maggma.core import Store
+
+    from amorphdb.store.database import AmorphousDB
+
+#: environment variable naming a store YAML file used when no store is given explicitly
+STORE_ENV_VAR = "AMORPHDB_STORE"
+#: folder of the embedded store when nothing else is configured
+DEFAULT_EMBEDDED_PATH = Path("./amorphdb-data")
+
+
+class StoreType(StrEnum):
+    """Back end of the amorphdb store."""
+
+    EMBEDDED = "embedded"
+    MONGODB = "mongodb"
+
+
+class CollectionNames(BaseModel):
+    """Collection names; the defaults rarely need changing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outputs: str = Field("outputs", description="jobflow job outputs (JobStore docs_store)")
+    trajectories: str = Field(
+        "trajectories", description="blob store for trajectories (JobStore 'data' store)"
+    )
+    amorphous: str = Field("amorphous", description="one summary per composition x temperature")
+    arrhenius: str = Field("arrhenius", description="one Arrhenius fit per composition x species")
+    campaigns: str = Field("campaigns", description="per-composition state and attempts")
+
+
+class StoreConfig(BaseModel):
+    """Where and how amorphdb stores its data (parsed from a YAML store file).
+
+    Parameters
+    ----------
+    type
+        ``embedded`` (montydb/SQLite in ``path``) or ``mongodb`` (MongoStore + GridFSStore).
+    path
+        Folder of the embedded store (created if missing).
+    database
+        Database name (MongoDB database; montydb database inside ``path``).
+    host, port
+        MongoDB server address.
+    uri_env
+        Name of an environment variable holding a full ``mongodb://`` / ``mongodb+srv://``
+        URI; when set it takes precedence over host/port/credentials.
+    username_env, password_env
+        Names of environment variables holding the MongoDB credentials.
+    auth_source
+        MongoDB authentication database.
+    timeout_ms
+        Server-selection timeout in ms: an unreachable MongoDB fails after this long.
+    trajectory_stride
+        Keep every n-th trajectory frame when storing (1 keeps all frames).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: StoreType = StoreType.EMBEDDED
+    path: Path = DEFAULT_EMBEDDED_PATH
+    database: str = "amorphdb"
+    host: str = "localhost"
+    port: int = Field(27017, ge=1, le=65535)
+    uri_env: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    auth_source: str = "admin"
+    timeout_ms: int = Field(3000, ge=100)
+    trajectory_stride: int = Field(1, ge=1)
+    collections: CollectionNames = Field(default_factory=CollectionNames)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_file(cls, path: str | Path) -> StoreConfig:
+        """Read a YAML store file; relative ``path`` entries are relative to the file."""
+        file = Path(path).expanduser()
+        try:
+            text = file.read_text()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read store file {file}: {exc.strerror or exc}; "
+                "check the path (see configs/store-embedded.yaml for an example)"
+            ) from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            line = f" at line {where.line + 1}" if where is not None else ""
+            raise ConfigError(
+                f"store file {file} is not valid YAML{line}; fix its syntax "
+                "(see configs/store-embedded.yaml)"
+            ) from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"store file {file} must be a YAML mapping (type:, path:, ...), "
+                f"not a {type(data).__name__}"
+            )
+        if "store" in data and isinstance(data["store"], dict) and len(data) == 1:
+            data = data["store"]  # allow a top-level "store:" section
+        try:
+            config = cls.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+            raise ConfigError(
+                f"store file {file}: field '{loc}': {err['msg']}; "
+                "see docs/database.md for the store file fields"
+            ) from None
+        if "path" in data and not config.path.expanduser().is_absolute():
+            config = config.model_copy(update={"path": file.parent / config.path})
+        return config
+
+    @classmethod
+    def resolve(cls, config_or_path: str | Path | StoreConfig | None = None) -> StoreConfig:
+        """Turn a config, a YAML path, or ``None`` (``AMORPHDB_STORE`` or default) into a config."""
+        if isinstance(config_or_path, StoreConfig):
+            return config_or_path
+        if config_or_path is None:
+            env = os.environ.get(STORE_ENV_VAR)
+            if env:
+                return cls.from_file(env)
+            return cls()
+        return cls.from_file(config_or_path)
+
+    # ---------------------------------------------------------------- describing
+    @property
+    def address(self) -> str:
+        """Human-readable location of the store (no credentials)."""
+        if self.type is StoreType.EMBEDDED:
+            return str(self.path.expanduser())
+        if self.uri_env:
+            return f"${self.uri_env}"
+        return f"{self.host}:{self.port}/{self.database}"
+
+    # ------------------------------------------------------------------ checking
+    def _mongo_credentials(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if self.uri_env:
+            uri = os.environ.get(self.uri_env)
+            if not uri:
+                raise StoreError(
+                    f"store file names uri_env={self.uri_env} but that environment variable "
+                    "is not set; export it (mongodb://user:pass@host:port) and retry"
+                )
+            kwargs["uri"] = uri
+            return kwargs
+        for field, var in (("username", self.username_env), ("password", self.password_env)):
+            if var is None:
+                continue
+            value = os.environ.get(var)
+            if value is None:
+                raise StoreError(
+                    f"MongoDB {field} variable {var} (named by {field}_env in the store file) "
+                    f"is not set; export {var}=... and retry"
+                )
+            kwargs[field] = value
+        if kwargs:
+            kwargs["auth_source"] = self.auth_source
+        return kwargs
+
+    def check(self) -> None:
+        """Fail fast with a one-line :class:`StoreError` if the store cannot be used."""
+        if self.type is StoreType.EMBEDDED:
+            _check_folder(self.path.expanduser())
+        else:
+            _ping_mongodb(self)
+
+    # ------------------------------------------------------------------ building
+    def make_store(self, collection: str, *, blob: bool = False) -> Store:
+        """Build one (unconnected) maggma store for ``collection`` on this back end.
+
+        Parameters
+        ----------
+        collection
+            Collection name.
+        blob
+            Build the blob store (GridFS on MongoDB) instead of a document store.
+        """
+        if self.type is StoreType.EMBEDDED:
+            from maggma.stores import MontyStore
+
+            # use_bson: pymongo's BSON (binary payloads as bytes, same codec as MongoDB)
+            return MontyStore(
+                collection,
+                database_path=str(self.path.expanduser().resolve()),
+                database_name=self.database,
+                storage="sqlite",
+                storage_kwargs={"use_bson": True, "mongo_version": "4.0"},
+            )
+        creds = self._mongo_credentials()
+        client_kwargs = {"serverSelectionTimeoutMS": self.timeout_ms}
+        if blob:
+            from maggma.stores import GridFSStore
+
+            return GridFSStore(
+                self.database,
+                collection,
+                host=self.host,
+                port=self.port,
+                compression=True,
+                mongoclient_kwargs=client_kwargs,
+                **creds,
+            )
+        from maggma.stores import MongoStore
+
+        return MongoStore(
+            self.database,
+            collection,
+            host=self.host,
+            port=self.port,
+            mongoclient_kwargs=client_kwargs,
+            **creds,
+        )
+
+
+def _check_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create store folder {folder}: {exc.strerror or exc}; "
+            "choose a writable path (store file 'path:' or AMORPHDB_STORE)"
+        ) from None
+    if not folder.is_dir():
+        raise StoreError(f"store path {folder} exists but is not a folder; choose another path")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".amorphdb-write-test-"):
+            pass
+    except OSError as exc:
+        raise StoreError(
+            f"store folder {folder} is not writable ({exc.strerror or exc}); "
+            "fix its permissions or choose another path"
+        ) from None
+
+
+def _ping_mongodb(config: StoreConfig) -> None:
+    from pymongo import MongoClient
+    from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
+
+    creds = config._mongo_credentials()
+    timeout = {"serverSelectionTimeoutMS": config.timeout_ms, "connectTimeoutMS": config.timeout_ms}
+    try:
+        if "uri" in creds:
+            client: MongoClient = MongoClient(creds["uri"], **timeout)
+        else:
+            auth = {}
+            if "username" in creds:
+                auth = {
+                    "username": creds["username"],
+                    "password": creds.get("password", ""),
+                    "authSource": config.auth_source,
+                }
+            client = MongoClient(config.host, config.port, **auth, **timeout)
+    except (ConfigurationError, ValueError) as exc:
+        raise StoreError(
+            f"invalid MongoDB address {config.address}: {exc}; fix host/port/uri in the store file"
+        ) from None
+    try:
+        client[config.database].command("ping")
+    except OperationFailure as exc:
+        raise StoreError(
+            f"MongoDB at {config.address} refused access ({exc.code}): check the credentials "
+            f"in {config.username_env or config.uri_env or 'the username/password variables'}"
+        ) from None
+    except PyMongoError:
+        raise StoreError(
+            f"cannot reach MongoDB at {config.address} within {config.timeout_ms} ms; "
+            "is the server running and reachable (VPN, firewall, host/port in the store file)?"
+        ) from None
+    finally:
+        client.close()
+
+
+def open_job_store(config_or_path: str | Path | StoreConfig | None = None) -> JobStore:
+    """Open the jobflow ``JobStore`` for a store configuration (checked, not yet connected).
+
+    Parameters
+    ----------
+    config_or_path
+        A :class:`StoreConfig`, a YAML store file, or ``None`` for ``$AMORPHDB_STORE`` or the
+        default embedded store in ``./amorphdb-data``.
+
+    Returns
+    -------
+    jobflow.JobStore
+        ``docs_store`` = collection ``outputs``; ``additional_stores["data"]`` = the blob store
+        (collection ``trajectories``; GridFS on MongoDB) where ``@job(data="trajectory")``
+        outputs go.
+
+    Raises
+    ------
+    ConfigError
+        The store file cannot be read or parsed.
+    StoreError
+        The folder is not writable or MongoDB cannot be reached.
+    """
+    from jobflow import JobStore
+
+    config = StoreConfig.resolve(config_or_path)
+    config.check()
+    names = config.collections
+    return JobStore(
+        config.make_store(names.outputs),
+        additional_stores={"data": config.make_store(names.trajectories, blob=True)},
+    )
+
+
+def open_database(config_or_path: str | Path | StoreConfig | None = None) -> AmorphousDB:
+    """Open the amorphdb query/write API on the same back end as :func:`open_job_store`."""
+    from amorphdb.store.database import AmorphousDB
+
+    return AmorphousDB.from_config(config_or_path)
