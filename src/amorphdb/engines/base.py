@@ -16,14 +16,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pymatgen.core import Structure
 
-from amorphdb.analysis import Trajectory
 from amorphdb.errors import ConfigError
+
+if TYPE_CHECKING:
+    from amorphdb.analysis import Trajectory
 
 
 class EngineName(str, Enum):
