@@ -90,7 +90,8 @@ def read_final_frame(path: Path) -> tuple[Structure, np.ndarray]:
     table = [line.split() for line in lines[9 : 9 + n_atoms]]
     col = {name: i for i, name in enumerate(columns)}
     species = [row[col["element"]] for row in table]
-    numbers = np.array([[float(row[col[c]]) for c in ("x", "y", "z", "vx", "vy", "vz")] for row in table])
+    keys = ("x", "y", "z", "vx", "vy", "vz")
+    numbers = np.array([[float(row[col[c]]) for c in keys] for row in table])
     origin = np.array([xlo, ylo, zlo])
     structure = Structure(
         Lattice(matrix), species, numbers[:, :3] - origin, coords_are_cartesian=True

@@ -193,7 +193,8 @@ def _wang2018() -> Potential:
     pairs = {}
     for label, p in raw["pairs"].items():
         a, b = label.split("-")
-        pairs[frozenset((a, b))] = PairTerm((a, b), (p["A_eV_derived"], p["rho_A"], p["C_eV_A6_derived"]))
+        params = (p["A_eV_derived"], p["rho_A"], p["C_eV_A6_derived"])
+        pairs[frozenset((a, b))] = PairTerm((a, b), params)
     return Potential(
         name="wang2018",
         citation=raw["citation"],
