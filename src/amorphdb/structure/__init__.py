@@ -1,0 +1,41 @@
+"""Structure generation: compositions, enumerations, density estimates, packing.
+
+See ``docs/structure.md``.
+"""
+
+from amorphdb.structure.compositions import formula_string, parse_composition
+from amorphdb.structure.density import (
+    DensityEstimate,
+    DensityModel,
+    estimate_density,
+    estimate_density_details,
+)
+from amorphdb.structure.formula_units import (
+    FormulaUnitRounding,
+    formula_units_for,
+    integer_formula_unit,
+    scaled_composition,
+)
+from amorphdb.structure.packing import (
+    find_packmol,
+    hard_sphere_packing_fraction,
+    min_pbc_distance,
+    pack_structure,
+)
+
+__all__ = [
+    "DensityEstimate",
+    "DensityModel",
+    "FormulaUnitRounding",
+    "estimate_density",
+    "estimate_density_details",
+    "find_packmol",
+    "formula_string",
+    "formula_units_for",
+    "hard_sphere_packing_fraction",
+    "integer_formula_unit",
+    "min_pbc_distance",
+    "pack_structure",
+    "parse_composition",
+    "scaled_composition",
+]
