@@ -10,6 +10,12 @@ from amorphdb.structure.density import (
     estimate_density,
     estimate_density_details,
 )
+from amorphdb.structure.enumeration import (
+    PseudoBinaryPoint,
+    fraction_range,
+    pseudo_binary,
+    pseudo_binary_points,
+)
 from amorphdb.structure.formula_units import (
     FormulaUnitRounding,
     formula_units_for,
@@ -27,15 +33,19 @@ __all__ = [
     "DensityEstimate",
     "DensityModel",
     "FormulaUnitRounding",
+    "PseudoBinaryPoint",
     "estimate_density",
     "estimate_density_details",
     "find_packmol",
     "formula_string",
     "formula_units_for",
+    "fraction_range",
     "hard_sphere_packing_fraction",
     "integer_formula_unit",
     "min_pbc_distance",
     "pack_structure",
     "parse_composition",
+    "pseudo_binary",
+    "pseudo_binary_points",
     "scaled_composition",
 ]

@@ -202,9 +202,7 @@ def parse_composition(formula: str | Composition) -> Composition:
         )
     text = formula.strip()
     if not text:
-        raise CompositionError(
-            "empty formula ''; give at least one element, e.g. Li2Si2O5"
-        )
+        raise CompositionError("empty formula ''; give at least one element, e.g. Li2Si2O5")
     amounts = _FormulaParser(text).parse()
     return Composition(amounts)
 

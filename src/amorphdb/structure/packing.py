@@ -95,8 +95,9 @@ def min_pbc_distance(structure: Structure) -> float:
     return float(distances.min())
 
 
-def _write_inputs(workdir: Path, counts: dict[str, int], edge_A: float, tolerance_A: float,
-                  seed: int) -> str:
+def _write_inputs(
+    workdir: Path, counts: dict[str, int], edge_A: float, tolerance_A: float, seed: int
+) -> str:
     lines = [
         f"tolerance {tolerance_A:.6f}",
         "filetype xyz",
@@ -117,8 +118,14 @@ def _write_inputs(workdir: Path, counts: dict[str, int], edge_A: float, toleranc
     return "\n".join(lines)
 
 
-def _run_packmol(packmol: str, counts: dict[str, int], edge_A: float, tolerance_A: float,
-                 seed: int, timeout_s: float) -> np.ndarray | None:
+def _run_packmol(
+    packmol: str,
+    counts: dict[str, int],
+    edge_A: float,
+    tolerance_A: float,
+    seed: int,
+    timeout_s: float,
+) -> np.ndarray | None:
     """Run packmol once; Cartesian coordinates in input order, or None if it failed."""
     with tempfile.TemporaryDirectory(prefix="amorphdb-packmol-") as tmp:
         workdir = Path(tmp)
@@ -128,8 +135,13 @@ def _run_packmol(packmol: str, counts: dict[str, int], edge_A: float, tolerance_
         try:
             with open(workdir / "pack.inp") as stdin:
                 proc = subprocess.run(
-                    [packmol], stdin=stdin, capture_output=True, text=True, cwd=workdir,
-                    timeout=timeout_s, check=False,
+                    [packmol],
+                    stdin=stdin,
+                    capture_output=True,
+                    text=True,
+                    cwd=workdir,
+                    timeout=timeout_s,
+                    check=False,
                 )
         except subprocess.TimeoutExpired:
             return None
@@ -235,8 +247,9 @@ def pack_structure(
         if coords is None or len(coords) != n_atoms:
             continue
         species = [symbol for symbol, number in counts.items() for _ in range(number)]
-        structure = Structure(lattice, species, coords, coords_are_cartesian=True,
-                              to_unit_cell=True)
+        structure = Structure(
+            lattice, species, coords, coords_are_cartesian=True, to_unit_cell=True
+        )
         d_min = min_pbc_distance(structure)
         if d_min < min_distance_A:
             worst = min(worst, d_min)
@@ -249,8 +262,7 @@ def pack_structure(
             attempts=attempt + 1,
         )
         return structure
-    detail = (f"; closest pair {worst:.2f} Å < {min_distance_A:g} Å" if worst < math.inf
-              else "")
+    detail = f"; closest pair {worst:.2f} Å < {min_distance_A:g} Å" if worst < math.inf else ""
     raise PackingError(
         f"packmol failed to pack {n_atoms} atoms of {comp.reduced_formula} at "
         f"{density_g_cm3:.3g} g/cm³ in {max_attempts} attempts (seeds {first_seed}–"
@@ -259,6 +271,10 @@ def pack_structure(
 
 
 def _check_positive(value: object, name: str, example: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 \
-            or not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not value > 0
+        or not math.isfinite(value)
+    ):
         raise ConfigError(f"{name} must be a positive number, got {value!r}; use {example}")
