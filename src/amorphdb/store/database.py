@@ -1,0 +1,687 @@
+"""``AmorphousDB``: write and query the amorphdb collections on any configured back end.
+
+The same code serves the embedded montydb store and a production MongoDB: it uses only
+the pymongo ``Collection`` interface (``find``, ``insert_one``, ``replace_one``,
+``count_documents``, ``create_index``) through maggma stores.
+
+Keys and idempotency
+--------------------
+Each document's ``_id`` is its key string (see :mod:`amorphdb.store.schemas`), so no
+back end can hold two documents with one key (montydb has no secondary indexes; MongoDB
+also gets unique compound indexes). Writes replace *whole* documents in one operation, so
+an interrupted write leaves either the old or the new document, never a half one.
+
+* Storing the same content twice changes nothing (timestamps included).
+* A ``completed`` result is replaced only by another ``completed`` one; a ``failed`` or
+  ``running`` result is replaced by any newer one. The compare-and-replace is a single
+  ``replace_one`` whose filter re-checks the stored state, so a concurrent completed
+  write is never overwritten by a failed one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from amorphdb.errors import StoreError
+from amorphdb.store.config import StoreConfig, StoreType
+from amorphdb.store.query import (
+    DEFAULT_FIELDS,
+    SCALAR_FIELDS,
+    AmorphousQuery,
+    parse_sort,
+    resolve_field,
+)
+from amorphdb.store.schemas import (
+    AmorphousDoc,
+    ArrheniusDoc,
+    Attempt,
+    CampaignDoc,
+    ResultState,
+    _Doc,
+    reduced_formula,
+    utcnow,
+)
+from amorphdb.store.trajectory import trajectory_from_payload
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from jobflow import JobStore
+    from pymatgen.core import Structure
+
+    from amorphdb.analysis import Trajectory
+
+#: jobflow job names whose outputs :meth:`AmorphousDB.build_from_job_store` collects
+RECORD_TEMPERATURE_JOB = "record_temperature"
+RECORD_ARRHENIUS_JOB = "record_arrhenius"
+
+#: fields indexed on MongoDB (montydb ignores ``create_index``: it always scans)
+INDEXED_FIELDS = {
+    "amorphous": [
+        "chemsys",
+        "elements",
+        "formula_reduced",
+        "temperature_K",
+        "campaign",
+        "state",
+        "density_g_cm3",
+    ],
+    "arrhenius": ["chemsys", "elements", "formula_reduced", "species", "Ea_eV", "campaign"],
+    "campaigns": ["campaign", "formula_reduced", "state"],
+}
+#: diffusion fields get one index per common mobile species
+INDEXED_SPECIES = ["Li", "Na", "K", "Mg", "Ca", "Ag", "Cu", "H", "F", "O"]
+_TIMESTAMPS = ("created_at", "updated_at")
+
+
+def _content(doc: dict[str, Any]) -> dict[str, Any]:
+    """Document content without timestamps/_id (for "same result?" comparisons)."""
+    return {k: v for k, v in doc.items() if k not in (*_TIMESTAMPS, "_id", "revision")}
+
+
+class AmorphousDB:
+    """Query and write API over ``amorphous``, ``arrhenius`` and ``campaigns``.
+
+    Parameters
+    ----------
+    config
+        Store configuration (see :class:`~amorphdb.store.config.StoreConfig`).
+
+    Examples
+    --------
+    >>> db = AmorphousDB.from_config("configs/store-embedded.yaml")  # doctest: +SKIP
+    >>> db.find(elements=["Li", "S"], D={"Li": (1e-5, None)}, temperature_K=1000)  # doctest: +SKIP
+    """
+
+    def __init__(self, config: StoreConfig) -> None:
+        self.config = config
+        names = config.collections
+        self.amorphous_store = config.make_store(names.amorphous)
+        self.arrhenius_store = config.make_store(names.arrhenius)
+        self.campaigns_store = config.make_store(names.campaigns)
+        self._job_store: JobStore | None = None
+        self._connected = False
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def from_config(cls, config_or_path: str | Path | StoreConfig | None = None) -> AmorphousDB:
+        """Open (check, connect, index) the database for a config, YAML file or default."""
+        config = StoreConfig.resolve(config_or_path)
+        config.check()
+        db = cls(config)
+        db.connect()
+        return db
+
+    def connect(self) -> None:
+        """Connect the stores and create indexes (idempotent)."""
+        if self._connected:
+            return
+        try:
+            for store in self._stores():
+                store.connect()
+        except Exception as exc:
+            raise StoreError(
+                f"cannot open the store at {self.config.address}: {exc}; "
+                "check the store file (docs/database.md)"
+            ) from None
+        self._connected = True
+        self.ensure_indexes()
+
+    def close(self) -> None:
+        """Close the stores."""
+        for store in self._stores():
+            with contextlib.suppress(Exception):
+                store.close()
+        if self._job_store is not None:
+            with contextlib.suppress(Exception):
+                self._job_store.close()
+        self._connected = False
+
+    def __enter__(self) -> AmorphousDB:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _stores(self):
+        return (self.amorphous_store, self.arrhenius_store, self.campaigns_store)
+
+    def _coll(self, collection: str):
+        self.connect()
+        store = {
+            "amorphous": self.amorphous_store,
+            "arrhenius": self.arrhenius_store,
+            "campaigns": self.campaigns_store,
+        }[collection]
+        return store._collection  # the pymongo(-compatible) Collection
+
+    @property
+    def job_store(self) -> JobStore:
+        """The jobflow ``JobStore`` on the same back end (connected on first use)."""
+        if self._job_store is None:
+            from amorphdb.store.config import open_job_store
+
+            self._job_store = open_job_store(self.config)
+            self._job_store.connect()
+        return self._job_store
+
+    def ensure_indexes(self) -> None:
+        """Unique key indexes and query indexes on MongoDB; a no-op on montydb.
+
+        montydb accepts ``create_index`` but keeps no index (every query scans); the
+        ``_id`` key still guarantees uniqueness there.
+        """
+        if self.config.type is StoreType.EMBEDDED:
+            return
+        from pymongo import ASCENDING
+
+        for schema in (AmorphousDoc, ArrheniusDoc, CampaignDoc):
+            coll = self._coll(schema.collection)
+            coll.create_index(
+                [(name, ASCENDING) for name in schema.key_fields],
+                unique=True,
+                name="amorphdb_key",
+            )
+            for name in INDEXED_FIELDS[schema.collection]:
+                coll.create_index(name)
+        coll = self._coll("amorphous")
+        for species in INDEXED_SPECIES:
+            coll.create_index(f"diffusion.{species}.D_cm2_s", sparse=True)
+
+    # ------------------------------------------------------------------ writing
+    def _upsert(self, doc: _Doc) -> str:
+        """Idempotent whole-document upsert; returns inserted/replaced/unchanged/kept."""
+        from pymongo.errors import DuplicateKeyError
+
+        coll = self._coll(doc.collection)
+        new = doc.to_mongo()
+        key = new["_id"]
+        for _ in range(5):
+            old = coll.find_one({"_id": key})
+            if old is None:
+                try:
+                    coll.insert_one(new)
+                    return "inserted"
+                except DuplicateKeyError:
+                    continue  # someone else inserted it meanwhile: compare again
+            old_doc = type(doc).from_mongo(old).to_mongo()
+            if _content(old_doc) == _content(new):
+                return "unchanged"
+            completed = str(ResultState.COMPLETED)
+            if old.get("state") == completed and new["state"] != completed:
+                return "kept"
+            new["created_at"] = old.get("created_at", new["created_at"])
+            new["updated_at"] = utcnow()
+            guard: dict[str, Any] = {"_id": key}
+            if new["state"] != completed:
+                guard["state"] = {"$ne": completed}  # re-checked atomically by the server
+            result = coll.replace_one(guard, new)
+            if result.matched_count == 1:
+                return "replaced"
+        raise StoreError(f"could not write {doc.collection} document {key} (concurrent writers)")
+
+    def upsert_amorphous(self, doc: AmorphousDoc | dict[str, Any]) -> str:
+        """Store a per-temperature summary; see the module docstring for the rules.
+
+        Returns
+        -------
+        str
+            ``"inserted"``, ``"replaced"``, ``"unchanged"`` or ``"kept"`` (an existing
+            completed result was not replaced by a non-completed one).
+        """
+        if isinstance(doc, dict):
+            doc = AmorphousDoc.model_validate(doc)
+        return self._upsert(doc)
+
+    def upsert_arrhenius(self, doc: ArrheniusDoc | dict[str, Any]) -> str:
+        """Store an Arrhenius fit (same rules as :meth:`upsert_amorphous`)."""
+        if isinstance(doc, dict):
+            doc = ArrheniusDoc.model_validate(doc)
+        return self._upsert(doc)
+
+    def insert_many_amorphous(self, docs: Iterable[AmorphousDoc]) -> int:
+        """Bulk-insert summaries whose keys are not stored yet (others go through upsert).
+
+        One lookup for all keys plus one ``insert_many``: what the benchmark and bulk
+        imports use. Returns the number of documents written.
+        """
+        docs = list(docs)
+        coll = self._coll("amorphous")
+        keys = [d.key() for d in docs]
+        existing = {d["_id"] for d in coll.find({"_id": {"$in": keys}}, {"_id": 1})}
+        fresh, seen = [], set()
+        written = 0
+        for doc, key in zip(docs, keys, strict=True):
+            if key in existing or key in seen:
+                written += self._upsert(doc) in ("inserted", "replaced")
+            else:
+                seen.add(key)
+                fresh.append(doc.to_mongo())
+        if fresh:
+            coll.insert_many(fresh, ordered=True)
+            written += len(fresh)
+        return written
+
+    def record_attempt(
+        self,
+        campaign: str,
+        formula: str,
+        state: ResultState | str,
+        settings: dict[str, Any] | None = None,
+        error: str | None = None,
+        stage: str | None = None,
+    ) -> CampaignDoc:
+        """Record the state of a composition's current attempt in ``campaigns``.
+
+        A ``waiting``/``running`` record opens a new attempt when the last one is finished
+        (or updates the open one); ``completed``/``failed`` closes the open attempt, or adds
+        a finished one. Repeating the last record changes nothing. A failed rerun of a
+        completed composition keeps the campaign ``completed`` (its results stand) and
+        records the error in the attempt and ``last_error``.
+
+        Parameters
+        ----------
+        campaign, formula
+            The key (formula in any notation; stored reduced).
+        state
+            ``waiting``, ``running``, ``completed`` or ``failed``.
+        settings
+            Settings used by this attempt (engine, time step, ...).
+        error
+            Error message of a failed attempt.
+        stage
+            Last protocol stage reached (``pack``, ``melt``, ``anneal_1000K``, ...).
+        """
+        try:
+            state = ResultState(state)
+        except ValueError:
+            known = ", ".join(s.value for s in ResultState)
+            raise StoreError(f"unknown state '{state}'; use one of {known}") from None
+        coll = self._coll("campaigns")
+        key = CampaignDoc(campaign=campaign, formula=formula).key()
+        settings = settings or {}
+        open_states = (ResultState.WAITING, ResultState.RUNNING)
+        for _ in range(10):
+            old = coll.find_one({"_id": key})
+            doc = (
+                CampaignDoc.from_mongo(old)
+                if old
+                else CampaignDoc(campaign=campaign, formula=formula)
+            )
+            revision = doc.revision
+            last = doc.attempts[-1] if doc.attempts else None
+            if (
+                last is not None
+                and last.state == state
+                and last.error == error
+                and (last.stage == stage or stage is None)
+                and (not settings or last.settings == settings)
+            ):
+                return doc  # the same record again: nothing changes
+            now = utcnow()
+            if last is not None and last.state in open_states:
+                last.state = state
+                last.settings = settings or last.settings
+                last.error = error
+                last.stage = stage or last.stage
+                if state not in open_states:
+                    last.finished_at = now
+            else:
+                number = (last.number + 1) if last else 1
+                doc.attempts.append(
+                    Attempt(
+                        number=number,
+                        state=state,
+                        settings=settings,
+                        error=error,
+                        stage=stage,
+                        started_at=now,
+                        finished_at=None if state in open_states else now,
+                    )
+                )
+            had_completed = any(a.state == ResultState.COMPLETED for a in doc.attempts)
+            if state == ResultState.FAILED and had_completed:
+                doc.state = ResultState.COMPLETED
+            else:
+                doc.state = state
+            doc.stage = stage or doc.stage
+            if error:
+                doc.last_error = error
+            doc.updated_at = now
+            doc.revision = revision + 1
+            new = doc.to_mongo()
+            if old is None:
+                from pymongo.errors import DuplicateKeyError
+
+                try:
+                    coll.insert_one(new)
+                    return doc
+                except DuplicateKeyError:
+                    continue
+            # optimistic concurrency: replace only the revision we read
+            if coll.replace_one({"_id": key, "revision": revision}, new).matched_count == 1:
+                return doc
+        raise StoreError(f"could not record attempt for {key} (concurrent writers); retry")
+
+    def build_from_job_store(self, job_store: JobStore | None = None) -> dict[str, int]:
+        """Collect ``record_temperature`` / ``record_arrhenius`` job outputs into the collections.
+
+        maggma-builder style and idempotent: run it after FireWorks/jobflow-remote runs (or
+        any time); rerunning changes nothing. Only the latest index of each job counts.
+
+        Returns
+        -------
+        dict
+            Counts of ``inserted``/``replaced``/``unchanged``/``kept`` writes.
+        """
+        js = job_store if job_store is not None else self.job_store
+        js.connect()
+        latest: dict[str, dict[str, Any]] = {}
+        criteria = {"name": {"$in": [RECORD_TEMPERATURE_JOB, RECORD_ARRHENIUS_JOB]}}
+        for doc in js.docs_store.query(criteria, properties=["uuid", "index", "name", "output"]):
+            prev = latest.get(doc["uuid"])
+            if prev is None or doc.get("index", 1) > prev.get("index", 1):
+                latest[doc["uuid"]] = doc
+        counts: Counter[str] = Counter()
+        for doc in latest.values():
+            output = doc.get("output")
+            if output is None:
+                continue
+            if doc["name"] == RECORD_TEMPERATURE_JOB:
+                counts[self.upsert_amorphous(AmorphousDoc.model_validate(output))] += 1
+            else:
+                items = output if isinstance(output, list) else [output]
+                for item in items:
+                    counts[self.upsert_arrhenius(ArrheniusDoc.model_validate(item))] += 1
+        return dict(counts)
+
+    # ------------------------------------------------------------------ reading
+    def _query(self, query: AmorphousQuery | None, filters: dict[str, Any]) -> AmorphousQuery:
+        if query is not None and filters:
+            raise StoreError("pass either an AmorphousQuery or keyword filters, not both")
+        if query is not None:
+            return query
+        known = set(AmorphousQuery.__dataclass_fields__)
+        unknown = sorted(set(filters) - known)
+        if unknown:
+            raise StoreError(
+                f"unknown filter {', '.join(unknown)}; use one of {', '.join(sorted(known))}"
+            )
+        return AmorphousQuery(**filters)
+
+    def _criteria(self, query: AmorphousQuery) -> dict[str, Any] | None:
+        """Full criteria, joining the Ea filter through ``arrhenius``; None = no match."""
+        crit = query.criteria()
+        arr = query.arrhenius_criteria()
+        if arr is not None:
+            pairs = {
+                (d["campaign"], d["formula_reduced"])
+                for d in self._coll("arrhenius").find(arr, {"campaign": 1, "formula_reduced": 1})
+            }
+            if not pairs:
+                return None
+            crit["$or"] = [{"campaign": c, "formula_reduced": f} for c, f in sorted(pairs)]
+        return crit
+
+    def find_raw(
+        self,
+        query: AmorphousQuery | None = None,
+        *,
+        projection: dict[str, int] | list[str] | None = None,
+        sort: str | list[str] | None = None,
+        limit: int = 0,
+        **filters: Any,
+    ) -> Iterator[dict[str, Any]]:
+        """Stored ``amorphous`` documents (dicts) matching the filters."""
+        q = self._query(query, filters)
+        crit = self._criteria(q)
+        if crit is None:
+            return iter(())
+        cursor = self._coll("amorphous").find(crit, projection)
+        sort_spec = parse_sort(sort)
+        if sort_spec:
+            cursor = cursor.sort(list(sort_spec.items()))
+        if limit:
+            if limit < 0:
+                raise StoreError(f"limit must be >= 0, got {limit}")
+            cursor = cursor.limit(int(limit))
+        return iter(cursor)
+
+    def find(
+        self,
+        query: AmorphousQuery | None = None,
+        *,
+        sort: str | list[str] | None = None,
+        limit: int = 0,
+        **filters: Any,
+    ) -> list[AmorphousDoc]:
+        """Summaries matching the filters as :class:`AmorphousDoc` (see :class:`AmorphousQuery`)."""
+        return [
+            AmorphousDoc.from_mongo(d)
+            for d in self.find_raw(query, sort=sort, limit=limit, **filters)
+        ]
+
+    def count(self, query: AmorphousQuery | None = None, **filters: Any) -> int:
+        """Number of summaries matching the filters."""
+        crit = self._criteria(self._query(query, filters))
+        return 0 if crit is None else self._coll("amorphous").count_documents(crit)
+
+    def get(self, key: str) -> AmorphousDoc | None:
+        """One summary by its key (``campaign|formula|T|protocol_hash``)."""
+        doc = self._coll("amorphous").find_one({"_id": key})
+        return AmorphousDoc.from_mongo(doc) if doc else None
+
+    def find_structures(
+        self, query: AmorphousQuery | None = None, *, limit: int = 0, **filters: Any
+    ) -> list[tuple[AmorphousDoc, Structure]]:
+        """(summary, final pymatgen ``Structure``) pairs for results that have one."""
+        out = []
+        for doc in self.find(query, limit=limit, **filters):
+            structure = doc.get_structure()
+            if structure is not None:
+                out.append((doc, structure))
+        return out
+
+    def to_dataframe(
+        self,
+        query: AmorphousQuery | None = None,
+        *,
+        fields: list[str] | str | None = None,
+        sort: str | list[str] | None = None,
+        limit: int = 0,
+        **filters: Any,
+    ) -> pd.DataFrame:
+        """Matching summaries as a table, one row per document.
+
+        Columns are flat names (:func:`~amorphdb.store.query.resolve_field`):
+        ``D_<El>``/``D_std_<El>`` from the diffusion results and ``Ea_<El>``/
+        ``Ea_std_<El>`` joined from the ``arrhenius`` collection. ``fields=None`` gives
+        the default columns plus every D and Ea column present.
+        """
+        import pandas as pd
+
+        if isinstance(fields, str):
+            fields = [f.strip() for f in fields.split(",") if f.strip()]
+        for name in fields or []:
+            resolve_field(name)  # validate before querying
+        projection = None
+        if fields:
+            projection = {"_id": 1, "campaign": 1, "formula_reduced": 1}
+            for name in fields:
+                path = resolve_field(name)
+                if path:
+                    projection[path] = 1
+        docs = list(self.find_raw(query, projection=projection, sort=sort, limit=limit, **filters))
+        ea = self._arrhenius_map(docs) if (fields is None or _wants_ea(fields)) else {}
+        rows = [
+            _flatten(d, ea.get((d.get("campaign"), d.get("formula_reduced")), {})) for d in docs
+        ]
+        if fields:
+            columns = list(fields)
+        else:
+            extra = sorted({c for r in rows for c in r if c.startswith(("D_", "Ea_"))})
+            columns = [*DEFAULT_FIELDS, *extra]
+        return pd.DataFrame(rows, columns=columns)
+
+    def _arrhenius_map(self, docs: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+        pairs = {(d.get("campaign"), d.get("formula_reduced")) for d in docs}
+        if not pairs:
+            return {}
+        out: dict[tuple, dict[str, Any]] = {}
+        crit = {"formula_reduced": {"$in": sorted({f for _, f in pairs})}}
+        for a in self._coll("arrhenius").find(crit):
+            pair = (a["campaign"], a["formula_reduced"])
+            if pair in pairs:
+                out.setdefault(pair, {})[f"Ea_{a['species']}"] = a.get("Ea_eV")
+                out[pair][f"Ea_std_{a['species']}"] = a.get("Ea_std_eV")
+        return out
+
+    def find_arrhenius(
+        self,
+        *,
+        campaign: str | None = None,
+        formula: str | None = None,
+        species: str | None = None,
+        elements: list[str] | None = None,
+        Ea_eV: tuple[float | None, float | None] | None = None,
+    ) -> list[ArrheniusDoc]:
+        """Arrhenius documents matching the filters."""
+        crit: dict[str, Any] = {}
+        if campaign:
+            crit["campaign"] = campaign
+        if formula:
+            crit["formula_reduced"] = reduced_formula(formula)
+        if species:
+            crit["species"] = species
+        if elements:
+            crit["elements"] = {"$all": list(elements)}
+        if Ea_eV is not None:
+            lo, hi = Ea_eV
+            crit["Ea_eV"] = {k: v for k, v in (("$gte", lo), ("$lte", hi)) if v is not None}
+        return [ArrheniusDoc.from_mongo(d) for d in self._coll("arrhenius").find(crit)]
+
+    def get_campaign(self, campaign: str, formula: str) -> CampaignDoc | None:
+        """The bookkeeping document of one composition of a campaign."""
+        key = CampaignDoc(campaign=campaign, formula=formula).key()
+        doc = self._coll("campaigns").find_one({"_id": key})
+        return CampaignDoc.from_mongo(doc) if doc else None
+
+    def find_campaigns(
+        self, campaign: str | None = None, state: str | None = None
+    ) -> list[CampaignDoc]:
+        """Campaign bookkeeping documents, optionally of one campaign and/or state."""
+        crit: dict[str, Any] = {}
+        if campaign:
+            crit["campaign"] = campaign
+        if state:
+            crit["state"] = str(ResultState(state))
+        return [CampaignDoc.from_mongo(d) for d in self._coll("campaigns").find(crit)]
+
+    # ------------------------------------------------------------------ trajectories
+    def get_trajectory(self, doc_or_query: AmorphousDoc | dict[str, Any] | str) -> Trajectory:
+        """Load the trajectory of a result from the blob store.
+
+        Parameters
+        ----------
+        doc_or_query
+            An :class:`AmorphousDoc`, a stored document dict, a key string, or filters
+            for :meth:`find` (dict) matching exactly one summary.
+        """
+        doc = self._resolve_one(doc_or_query)
+        ref = doc.trajectory
+        if ref is None:
+            raise StoreError(
+                f"result {doc.key()} has no trajectory reference; it was stored without one"
+            )
+        js = self.job_store
+        crit: dict[str, Any] = {"uuid": ref.job_uuid}
+        if ref.job_index is not None:
+            crit["index"] = ref.job_index
+        out = js.docs_store.query_one(crit, properties=["output", "index"], sort={"index": -1})
+        if out is None:
+            raise StoreError(
+                f"job {ref.job_uuid} holding the trajectory of {doc.key()} is not in the job "
+                f"store at {self.config.address}; was it run against another store?"
+            )
+        blob = (out.get("output") or {}).get(ref.key)
+        if not isinstance(blob, dict):
+            raise StoreError(f"job {ref.job_uuid} has no output '{ref.key}' to load")
+        if "blob_uuid" not in blob:  # stored inline in the document
+            return trajectory_from_payload(blob)
+        store = js.additional_stores.get(blob.get("store", ref.store))
+        if store is None:
+            raise StoreError(f"the job store has no '{ref.store}' store for the trajectory")
+        data = store.query_one({"blob_uuid": blob["blob_uuid"]}, properties=["data"])
+        if data is None:
+            raise StoreError(f"trajectory blob {blob['blob_uuid']} is missing from the data store")
+        return trajectory_from_payload(data["data"])
+
+    def _resolve_one(self, doc_or_query: AmorphousDoc | dict[str, Any] | str) -> AmorphousDoc:
+        if isinstance(doc_or_query, AmorphousDoc):
+            return doc_or_query
+        if isinstance(doc_or_query, str):
+            doc = self.get(doc_or_query)
+            if doc is None:
+                raise StoreError(f"no result with key '{doc_or_query}'")
+            return doc
+        if (
+            "formula" in doc_or_query
+            and "temperature_K" in doc_or_query
+            and ("campaign" in doc_or_query and "structure" in doc_or_query)
+        ):
+            return AmorphousDoc.from_mongo(doc_or_query)
+        found = self.find(**doc_or_query)
+        if len(found) != 1:
+            raise StoreError(
+                f"{len(found)} results match {doc_or_query}; narrow the query to exactly one"
+            )
+        return found[0]
+
+    # ------------------------------------------------------------------ statistics
+    def stats(self) -> dict[str, Any]:
+        """Counts of summaries by state, chemical system and temperature, and totals."""
+        by_state: Counter[str] = Counter()
+        by_chemsys: Counter[str] = Counter()
+        by_temp: Counter[float] = Counter()
+        proj = {"state": 1, "chemsys": 1, "temperature_K": 1}
+        for d in self._coll("amorphous").find({}, proj):
+            by_state[d.get("state", "?")] += 1
+            by_chemsys[d.get("chemsys", "?")] += 1
+            by_temp[float(d.get("temperature_K", 0))] += 1
+        camp_state: Counter[str] = Counter(
+            d.get("state", "?") for d in self._coll("campaigns").find({}, {"state": 1})
+        )
+        return {
+            "amorphous": sum(by_state.values()),
+            "arrhenius": self._coll("arrhenius").count_documents({}),
+            "campaigns": sum(camp_state.values()),
+            "by_state": dict(by_state.most_common()),
+            "by_chemsys": dict(by_chemsys.most_common()),
+            "by_temperature_K": dict(sorted(by_temp.items())),
+            "campaigns_by_state": dict(camp_state.most_common()),
+            "address": self.config.address,
+        }
+
+
+def _wants_ea(fields: list[str]) -> bool:
+    return any(f.startswith("Ea_") for f in fields)
+
+
+def _flatten(doc: dict[str, Any], ea: dict[str, Any]) -> dict[str, Any]:
+    """Stored document → flat row (``D_Li``, ``engine``, ...)."""
+    row: dict[str, Any] = {}
+    for col, path in SCALAR_FIELDS.items():
+        value: Any = doc
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            row[col] = "-".join(value) if col == "elements" else value
+    for species, dif in (doc.get("diffusion") or {}).items():
+        row[f"D_{species}"] = dif.get("D_cm2_s")
+        row[f"D_std_{species}"] = dif.get("D_std_cm2_s")
+    row.update(ea)
+    return row
