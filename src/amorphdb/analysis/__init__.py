@@ -5,7 +5,17 @@
 
 from __future__ import annotations
 
+from amorphdb.analysis.conductivity import nernst_einstein_factor
+from amorphdb.analysis.diffusion import DiffusionResult, UncertaintyMethod, diffusivity
 from amorphdb.analysis.errors import AnalysisError, AnalysisWarning
 from amorphdb.analysis.trajectory import Trajectory
 
-__all__ = ["AnalysisError", "AnalysisWarning", "Trajectory"]
+__all__ = [
+    "AnalysisError",
+    "AnalysisWarning",
+    "DiffusionResult",
+    "Trajectory",
+    "UncertaintyMethod",
+    "diffusivity",
+    "nernst_einstein_factor",
+]
