@@ -77,6 +77,23 @@ INDEXED_SPECIES = ["Li", "Na", "K", "Mg", "Ca", "Ag", "Cu", "H", "F", "O"]
 _TIMESTAMPS = ("created_at", "updated_at")
 
 
+def _duplicate_key_errors() -> tuple[type[Exception], ...]:
+    from pymongo.errors import DuplicateKeyError
+
+    errors: list[type[Exception]] = [DuplicateKeyError]
+    try:  # montydb raises its own class (not a pymongo subclass) for a taken _id
+        from montydb.errors import DuplicateKeyError as MontyDuplicateKeyError
+
+        errors.append(MontyDuplicateKeyError)
+    except ImportError:  # pragma: no cover - montydb is a hard dependency
+        pass
+    return tuple(errors)
+
+
+#: exceptions meaning "a document with this _id already exists" on any back end
+DUPLICATE_KEY_ERRORS = _duplicate_key_errors()
+
+
 def _content(doc: dict[str, Any]) -> dict[str, Any]:
     """Document content without timestamps/_id (for "same result?" comparisons)."""
     return {k: v for k, v in doc.items() if k not in (*_TIMESTAMPS, "_id", "revision")}
@@ -195,8 +212,6 @@ class AmorphousDB:
     # ------------------------------------------------------------------ writing
     def _upsert(self, doc: _Doc) -> str:
         """Idempotent whole-document upsert; returns inserted/replaced/unchanged/kept."""
-        from pymongo.errors import DuplicateKeyError
-
         coll = self._coll(doc.collection)
         new = doc.to_mongo()
         key = new["_id"]
@@ -206,7 +221,7 @@ class AmorphousDB:
                 try:
                     coll.insert_one(new)
                     return "inserted"
-                except DuplicateKeyError:
+                except DUPLICATE_KEY_ERRORS:
                     continue  # someone else inserted it meanwhile: compare again
             old_doc = type(doc).from_mongo(old).to_mongo()
             if _content(old_doc) == _content(new):
@@ -262,8 +277,13 @@ class AmorphousDB:
                 seen.add(key)
                 fresh.append(doc.to_mongo())
         if fresh:
-            coll.insert_many(fresh, ordered=True)
-            written += len(fresh)
+            try:
+                coll.insert_many(fresh, ordered=True)
+                written += len(fresh)
+            except DUPLICATE_KEY_ERRORS:  # a concurrent writer got there first
+                by_key = {d.key(): d for d in docs}
+                for item in fresh:
+                    written += self._upsert(by_key[item["_id"]]) in ("inserted", "replaced")
         return written
 
     def record_attempt(
@@ -355,12 +375,10 @@ class AmorphousDB:
             doc.revision = revision + 1
             new = doc.to_mongo()
             if old is None:
-                from pymongo.errors import DuplicateKeyError
-
                 try:
                     coll.insert_one(new)
                     return doc
-                except DuplicateKeyError:
+                except DUPLICATE_KEY_ERRORS:
                     continue
             # optimistic concurrency: replace only the revision we read
             if coll.replace_one({"_id": key, "revision": revision}, new).matched_count == 1:

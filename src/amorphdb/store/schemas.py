@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pymatgen.core import Composition, Structure
+from pymatgen.core import Composition, Element, Structure
 
 from amorphdb.errors import CompositionError
 
@@ -49,7 +49,11 @@ def parse_formula(formula: str) -> Composition:
         comp = Composition(formula)
     except Exception:  # pymatgen raises ValueError/KeyError/... for bad formulas
         comp = None
-    if comp is None or comp.num_atoms <= 0 or any(not el.symbol for el in comp.elements):
+    if (
+        comp is None
+        or comp.num_atoms <= 0
+        or any(not isinstance(el, Element) for el in comp.elements)
+    ):
         raise CompositionError(
             f"formula '{formula}' does not parse; write it like Li2Si2O5 or Li2O(SiO2)2"
         )

@@ -1,0 +1,82 @@
+"""Documents built in code for the store tests (imported as ``store_factories``)."""
+
+from __future__ import annotations
+
+import numpy as np
+from pymatgen.core import Lattice, Structure
+
+from amorphdb.store.schemas import (
+    AmorphousDoc,
+    ArrheniusDoc,
+    DiffusionSummary,
+    EngineProvenance,
+)
+
+
+def random_structure(formula_counts: dict[str, int], density_g_cm3: float, seed: int = 0):
+    """A random cell with the given atom counts at the given density (g/cm³)."""
+    rng = np.random.default_rng(seed)
+    species = [el for el, n in formula_counts.items() for _ in range(n)]
+    probe = Structure(Lattice.cubic(10.0), species, rng.random((len(species), 3)))
+    scale = (probe.density / density_g_cm3) ** (1 / 3)
+    return Structure(Lattice.cubic(10.0 * scale), species, probe.frac_coords)
+
+
+def make_amorphous(
+    formula_counts=None,
+    *,
+    campaign="test",
+    temperature_K=1000.0,
+    density=2.3,
+    D_Li=1e-5,
+    state="completed",
+    protocol_hash="p1",
+    seed=0,
+    **extra,
+) -> AmorphousDoc:
+    """A realistic summary document built in code."""
+    counts = formula_counts or {"Li": 4, "Si": 4, "O": 10}
+    structure = random_structure(counts, density, seed=seed)
+    diffusion = {}
+    if D_Li is not None and "Li" in counts:
+        diffusion["Li"] = DiffusionSummary(
+            D_cm2_s=D_Li,
+            D_std_cm2_s=0.1 * D_Li,
+            fit_window_ps=(1.0, 8.0),
+            method="msd-ols+block",
+        )
+    return AmorphousDoc.from_structure(
+        structure,
+        campaign=campaign,
+        temperature_K=temperature_K,
+        protocol_hash=protocol_hash,
+        state=state,
+        energy_per_atom_eV=-7.5,
+        pressure_mean_kbar=0.4,
+        pressure_std_kbar=3.0,
+        diffusion=diffusion,
+        descriptors={"Si_O_coordination": 4.0},
+        provenance=EngineProvenance(
+            engine="lammps",
+            version="2Aug2023",
+            potential="pedone2006",
+            timestep_fs=1.0,
+            n_steps=10000,
+        ),
+        **extra,
+    )
+
+
+def make_arrhenius(formula="Li2Si2O5", *, campaign="test", species="Li", Ea=0.6, **extra):
+    return ArrheniusDoc(
+        campaign=campaign,
+        formula=formula,
+        species=species,
+        Ea_eV=Ea,
+        Ea_std_eV=0.05,
+        D0_cm2_s=1e-2,
+        D300_cm2_s=1e-12,
+        D300_std_cm2_s=3e-13,
+        temperatures_K=[1000, 1500, 2000, 2500],
+        **extra,
+    )
