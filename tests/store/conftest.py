@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,9 @@ from amorphdb.store import StoreConfig
 from amorphdb.store.database import AmorphousDB
 
 MONGO_ENV = "AMORPHDB_TEST_MONGODB_URI"
+
+# --import-mode=importlib does not put test folders on sys.path: make store_factories importable
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(params=["embedded", "mongodb"])
