@@ -6,7 +6,7 @@ import pytest
 from amorphdb.flows.eos import birch_murnaghan_pressure, fit_pv
 
 
-@pytest.mark.parametrize("b0p", [4.0, 6.5])
+@pytest.mark.parametrize("b0p", [4.0, 6.5, 11.0])
 def test_recovers_v0_b0_from_exact_points(b0p):
     v0, b0 = 1250.0, 400.0  # Å³, kbar (a soft oxide melt)
     volumes = v0 * np.array([0.8, 0.9, 1.0, 1.1, 1.2])

@@ -35,7 +35,8 @@ class PVFit:
     Attributes
     ----------
     v0_A3
-        Volume at which the fitted pressure equals the target (Å³).
+        Volume at which the fitted pressure equals the target (Å³); for the
+        default target of 0 kbar this is the Birch–Murnaghan V0.
     b0_kbar, b0_prime
         Bulk modulus (kbar) and its pressure derivative (NaN for the linear fit).
     method
@@ -63,6 +64,21 @@ def _linear_fit(v: np.ndarray, p: np.ndarray, target: float) -> PVFit:
     return PVFit(float(v0), float(-slope * v0), float("nan"), "linear")
 
 
+def _falling_root(f, lo: float, hi: float, near: float) -> float | None:
+    """Root of ``f`` in [lo, hi] where it falls through zero, closest to ``near``.
+
+    The interval is MPMorph's sanity range (half the smallest to twice the largest
+    sampled volume); a grid finds every sign change, brentq refines the chosen one.
+    """
+    grid = np.linspace(lo, hi, 400)
+    values = np.array([f(x) for x in grid])
+    crossings = np.nonzero((values[:-1] > 0) & (values[1:] <= 0))[0]
+    if crossings.size == 0:
+        return None
+    roots = [brentq(f, grid[i], grid[i + 1]) for i in crossings]
+    return float(min(roots, key=lambda r: abs(r - near)))
+
+
 def fit_pv(
     volumes_A3: np.ndarray | list[float],
     pressures_kbar: np.ndarray | list[float],
@@ -75,12 +91,13 @@ def fit_pv(
     sanity limits), a linear P–V regression is used instead.
     """
     v = np.asarray(volumes_A3, dtype=float)
-    p = np.asarray(pressures_kbar, dtype=float) - target_pressure_kbar
+    p = np.asarray(pressures_kbar, dtype=float)
     if v.size < 2 or v.size != p.size:
         raise ValueError("need at least two (volume, pressure) points of equal length")
-    linear = _linear_fit(v, p, 0.0)
-    v_guess = linear.v0_A3 if np.isfinite(linear.b0_kbar) else float(np.mean(v))
-    b_guess = linear.b0_kbar if np.isfinite(linear.b0_kbar) else 1000.0
+    linear = _linear_fit(v, p, target_pressure_kbar)
+    zero = _linear_fit(v, p, 0.0)
+    v_guess = zero.v0_A3 if np.isfinite(zero.b0_kbar) else float(np.mean(v))
+    b_guess = zero.b0_kbar if np.isfinite(zero.b0_kbar) else 1000.0
     try:
         if v.size >= 3:
             popt, _ = curve_fit(
@@ -98,15 +115,13 @@ def fit_pv(
             popt = [*popt2, 4.0]
             method = "birch-murnaghan (B0'=4)"
         v0, b0, b0p = (float(x) for x in popt)
-        # the BM V0 is where P = 0; the target pressure was subtracted above
-        sane = np.isfinite(v0) and b0 > 0 and 0.5 * v.min() < v0 < 2.0 * v.max()
-        if sane:
-            # the root of the fitted curve near V0 (B0' can make the curve non-monotonic far away)
-            lo, hi = 0.7 * v0, 1.3 * v0
-            f = lambda x: float(birch_murnaghan_pressure(x, v0, b0, b0p))  # noqa: E731
-            if f(lo) > 0 > f(hi):
-                v0 = brentq(f, lo, hi)
-            return PVFit(v0, b0, b0p, method)
+        if np.isfinite(v0) and b0 > 0:
+            # the volume where the fitted curve crosses the target pressure, searched
+            # near the data (B0' can make the curve non-monotonic far away)
+            f = lambda x: float(birch_murnaghan_pressure(x, v0, b0, b0p)) - target_pressure_kbar  # noqa: E731
+            root = _falling_root(f, 0.5 * v.min(), 2.0 * v.max(), float(np.mean(v)))
+            if root is not None:
+                return PVFit(root, b0, b0p, method)
     except (RuntimeError, ValueError, FloatingPointError):
         pass
     return linear

@@ -1,0 +1,130 @@
+"""``amorphdb run CAMPAIGN.yaml``: run a campaign locally, then print its results table."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from amorphdb.campaign import CampaignSpec, load_campaign
+from amorphdb.campaign.local import CompositionResult, run_campaign, validate_campaign
+
+
+def jobs_per_composition(spec: CampaignSpec) -> int:
+    """Approximate number of jobs of one composition's flow (for the progress bar).
+
+    Counts the first volume runs and one checking run per temperature; a volume
+    search that needs more checks moves the bar past 100 % of that composition
+    only briefly (the bar is capped).
+    """
+    p = spec.protocol
+    n_temps = 1 + len(p.anneal_temperatures_K)
+    volume_jobs = len(p.volume.scale_factors) + 2 * 2 + 1  # runs, 2 checks+fits, start
+    cooling = 0
+    if p.cooling.method == "linear":
+        cooling = len(p.anneal_temperatures_K)
+    elif p.cooling.method == "stepwise":
+        cooling = sum(
+            max(1, math.ceil((p.melt_temperature_K - t) / p.cooling.step_K))
+            for t in p.anneal_temperatures_K
+        )
+    return 1 + n_temps * (volume_jobs + 2) + cooling + 1
+
+
+def results_table(spec: CampaignSpec, species: str = "Li") -> Table:
+    """Table of formula, T, density, D(species) ± σ and Ea for a campaign's results."""
+    from amorphdb.store import open_database
+
+    db = open_database(spec.store_path())
+    table = Table(title=f"campaign {spec.name}")
+    for column in ("formula", "T (K)", "density (g/cm³)", "P (kbar)", f"D_{species} (cm²/s)",
+                   f"Ea_{species} (eV)"):
+        table.add_column(column, justify="right" if column != "formula" else "left")
+    arrhenius = {
+        d.formula_reduced: d for d in db.find_arrhenius(campaign=spec.name, species=species)
+    }
+    docs = db.find(campaign=spec.name, sort=["formula_reduced", "temperature_K"])
+    for doc in docs:
+        d = doc.diffusion.get(species)
+        if d is None or d.D_cm2_s is None:
+            d_text = "—"
+        else:
+            d_text = f"{d.D_cm2_s:.2e} ± {d.D_std_cm2_s or 0:.1e}"
+            if not d.reliable:
+                d_text += " (unreliable)"
+        arr = arrhenius.get(doc.formula_reduced)
+        stage = doc.descriptors.get("stage", "")
+        ea_text = ""
+        if stage != "melt" and arr is not None and arr.Ea_eV is not None:
+            ea_text = f"{arr.Ea_eV:.3f} ± {arr.Ea_std_eV or 0:.3f}"
+        table.add_row(
+            doc.formula_reduced,
+            f"{doc.temperature_K:g}" + (" (melt)" if stage == "melt" else ""),
+            f"{doc.density_g_cm3:.3f}",
+            f"{doc.pressure_mean_kbar:+.1f}",
+            d_text,
+            ea_text,
+        )
+    return table
+
+
+def run(
+    campaign: Path = typer.Argument(..., help="Campaign YAML file."),
+    workers: int | None = typer.Option(None, "--workers", "-w", help="Parallel compositions."),
+    store: Path | None = typer.Option(None, "--store", help="Store YAML (overrides the file)."),
+    species: str = typer.Option("Li", "--species", help="Species shown in the table."),
+) -> None:
+    """Run a melt–quench campaign locally and print formula, T, density, D and Ea."""
+    spec = load_campaign(campaign)
+    updates = {}
+    if workers is not None:
+        updates["workers"] = workers
+    if store is not None:
+        updates["store"] = str(store.resolve())
+    if updates:
+        spec = spec.model_copy(update=updates)
+    formulas = validate_campaign(spec)
+    console = Console(stderr=True)
+    per_formula = jobs_per_composition(spec)
+    start = time.perf_counter()
+    with Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        tasks = {
+            f: progress.add_task(f, total=per_formula, status="waiting") for f in formulas
+        }
+
+        def on_progress(formula: str, job_name: str) -> None:
+            task = tasks[formula]
+            done = progress.tasks[task].completed
+            progress.update(task, completed=min(done + 1, per_formula - 1), status=job_name)
+
+        def on_result(result: CompositionResult) -> None:
+            status = f"done in {result.seconds:.0f} s" if result.ok else f"FAILED: {result.error}"
+            progress.update(tasks[result.formula], completed=per_formula, status=status[:60])
+
+        results = run_campaign(spec, on_progress=on_progress, on_result=on_result)
+    Console().print(results_table(spec, species))
+    failed = [r for r in results.values() if not r.ok]
+    console.print(
+        f"{len(results) - len(failed)}/{len(results)} compositions completed in "
+        f"{time.perf_counter() - start:.0f} s; store: {spec.store_path() or 'embedded default'}"
+    )
+    for r in failed:
+        console.print(f"[red]{r.formula} failed[/red]: {r.error}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run`` to the CLI."""
+    app.command("run")(run)

@@ -1,0 +1,179 @@
+"""The whole melt–quench protocol for one composition as a jobflow Flow.
+
+pack → volume equilibration at the melt temperature → melt production →
+for each anneal temperature (its own branch from the last melt frame, with
+velocities): optional cooling stages → volume equilibration → production →
+``record_temperature`` → across temperatures: ``record_arrhenius``.
+The melt production is recorded too (``stage = "melt"``) but does not enter the
+Arrhenius fit. The engine is checked against the composition when the flow is
+built, so an uncovered composition fails before any job runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jobflow import Flow, Job, Maker, job
+from pymatgen.core import Structure
+
+from amorphdb.engines import EngineSpec, get_engine
+from amorphdb.flows.md import MDMaker
+from amorphdb.flows.protocol import ProtocolSettings
+from amorphdb.flows.record import record_arrhenius, record_temperature
+from amorphdb.flows.schedules import cooling_stages
+from amorphdb.flows.volume import VolumeEquilibrationMaker
+from amorphdb.structure import formula_string, pack_structure, parse_composition
+
+
+@job(name="pack")
+def pack_job(
+    formula: str,
+    target_atoms: int,
+    density_g_cm3: float | None,
+    tolerance_A: float,
+    seed: int,
+) -> Structure:
+    """Random-pack a cell of ``formula`` (packmol, periodic images respected)."""
+    return pack_structure(
+        formula,
+        target_atoms=target_atoms,
+        density_g_cm3=density_g_cm3,
+        tolerance_A=tolerance_A,
+        seed=seed,
+    )
+
+
+def check_composition(formula: str, engine: EngineSpec) -> str:
+    """Parse ``formula`` and check the engine covers it; return the canonical formula.
+
+    Raises the one-line errors of :func:`amorphdb.structure.parse_composition` and
+    of the engine's ``check_composition``.
+    """
+    composition = parse_composition(formula)
+    counts = {el.symbol: float(n) for el, n in composition.items()}
+    get_engine(engine).check_composition(counts)
+    return formula_string(composition)
+
+
+@dataclass
+class MeltQuenchMaker(Maker):
+    """Maker of the whole protocol for one composition.
+
+    Parameters
+    ----------
+    name
+        Flow name prefix.
+    engine
+        Engine, potential and time step for every MD stage.
+    protocol
+        Protocol settings (MPMorph defaults).
+    campaign
+        Campaign name written into every document.
+    """
+
+    name: str = "melt-quench"
+    engine: EngineSpec = field(default_factory=EngineSpec)
+    protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
+    campaign: str = "default"
+
+    def _md(self, name: str, temperature_K: float, n_steps: int, **kw) -> MDMaker:
+        p = self.protocol
+        return MDMaker(
+            name=name,
+            engine=self.engine,
+            temperature_K=temperature_K,
+            n_steps=n_steps,
+            traj_every=p.traj_every,
+            thermo_every=p.thermo_every,
+            seed=p.seed,
+            **kw,
+        )
+
+    def _volume(self, temperature_K: float) -> VolumeEquilibrationMaker:
+        v = self.protocol.volume
+        return VolumeEquilibrationMaker(
+            name=f"volume equilibration {temperature_K:g} K",
+            engine=self.engine,
+            temperature_K=temperature_K,
+            n_steps=v.n_steps,
+            scale_factors=list(v.scale_factors),
+            pressure_tolerance_kbar=v.pressure_tolerance_kbar,
+            max_iterations=v.max_iterations,
+            method=v.method,
+            thermo_every=self.protocol.thermo_every,
+            seed=self.protocol.seed,
+        )
+
+    def protocol_hash(self) -> str:
+        """Hash of the protocol and engine settings (part of every document key)."""
+        return self.protocol.protocol_hash(self.engine.model_dump(mode="json"))
+
+    def make(self, formula: str) -> Flow:
+        """Build the flow for ``formula`` (checked against the engine first)."""
+        formula = check_composition(formula, self.engine)
+        p = self.protocol
+        phash = self.protocol_hash()
+        record_kw = {"campaign": self.campaign, "protocol_hash": phash}
+
+        pack = pack_job(formula, p.target_atoms, p.density_g_cm3, p.packing_tolerance_A, p.seed)
+        pack.name = f"pack {formula}"
+        melt_volume = self._volume(p.melt_temperature_K).make(pack.output)
+        melt = self._md(f"melt {p.melt_temperature_K:g} K", p.melt_temperature_K, p.melt_steps)
+        melt_job = melt.make(
+            melt_volume.output.structure, melt_volume.output.velocities_A_per_fs
+        )
+        melt_record = record_temperature(
+            melt_job.output,
+            melt_volume.output,
+            melt_job.uuid,
+            stage="melt",
+            species=p.diffusing_species,
+            job_refs={"pack": pack.uuid, "production": melt_job.uuid},
+            **record_kw,
+        )
+        jobs: list[Job | Flow] = [pack, melt_volume, melt_job, melt_record]
+
+        records = []
+        for temperature in p.anneal_temperatures_K:
+            previous = melt_job
+            stages = cooling_stages(
+                p.melt_temperature_K, temperature, p.cooling.method, p.cooling.step_K
+            )
+            for i, (t0, t1) in enumerate(stages):
+                cool = self._md(
+                    f"cool {i} {t0:g}->{t1:g} K", t0, p.cooling.n_steps, end_temperature_K=t1
+                ).make(previous.output.structure, previous.output.final_velocities_A_per_fs)
+                jobs.append(cool)
+                previous = cool
+            volume = self._volume(temperature).make(
+                previous.output.structure, previous.output.final_velocities_A_per_fs
+            )
+            production = self._md(f"anneal {temperature:g} K", temperature, p.anneal_steps).make(
+                volume.output.structure, volume.output.velocities_A_per_fs
+            )
+            record = record_temperature(
+                production.output,
+                volume.output,
+                production.uuid,
+                stage="anneal",
+                species=p.diffusing_species,
+                job_refs={"pack": pack.uuid, "melt": melt_job.uuid, "production": production.uuid},
+                **record_kw,
+            )
+            jobs += [volume, production, record]
+            records.append(record)
+
+        arrhenius = record_arrhenius(
+            list(p.anneal_temperatures_K),
+            [r.output.diffusion for r in records],
+            formula=formula,
+            **record_kw,
+        )
+        jobs.append(arrhenius)
+        output = {
+            "formula": formula,
+            "melt": melt_record.output,
+            "anneals": [r.output for r in records],
+            "arrhenius": arrhenius.output,
+        }
+        return Flow(jobs, output=output, name=f"{self.name} {formula}")

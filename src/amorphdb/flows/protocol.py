@@ -1,0 +1,100 @@
+"""Settings of the melt–quench protocol, with MPMorph defaults and their sources.
+
+Sources (``shared/reference/mpmorph_protocol.md``): ~100 atoms per cell and packmol
+tolerance 2.0 Å (§1); volume equilibration with NVT runs at V × 0.8/1.0/1.2, 2000
+steps each, pressure averaged over the second half, |P| < 5 kbar (§3); melt at
+5000 K (§4, MPMorph-vc ``aimd_temp=5000``); production 10 000 steps (§4,
+``target_steps``); anneal temperatures 1000–2500 K in 500 K steps (the hold
+temperatures of MPMorph's slow quench, §5, and the multi-temperature subset of the
+ab initio amorphous database, Zheng et al. 2024).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from amorphdb.flows.schedules import volume_scale_factors
+
+
+class VolumeSettings(BaseModel):
+    """Volume equilibration (one per temperature)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["eos", "npt"] = Field(
+        "eos", description="'eos': NVT at several volumes + Birch-Murnaghan fit; 'npt'"
+    )
+    n_steps: int = Field(2000, gt=0, description="MD steps per volume point (MPMorph: 2000)")
+    scale_factors: list[float] = Field(
+        default_factory=lambda: volume_scale_factors(3, 0.2),
+        description="volume scale factors of the first runs (MPMorph: 0.8, 1.0, 1.2)",
+    )
+    pressure_tolerance_kbar: float = Field(5.0, gt=0, description="|P| below this (kbar)")
+    max_iterations: int = Field(6, ge=0, description="checking runs after the first fit")
+
+    @field_validator("scale_factors")
+    @classmethod
+    def _scales(cls, value: list[float]) -> list[float]:
+        if len(value) < 2 or any(s <= 0 for s in value):
+            raise ValueError("scale_factors needs at least two positive factors")
+        return value
+
+
+class CoolingSettings(BaseModel):
+    """How each anneal branch goes from the melt to its temperature."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["none", "linear", "stepwise"] = Field(
+        "none", description="'none': straight from the melt snapshot; 'linear' ramp; 'stepwise'"
+    )
+    step_K: float = Field(500.0, gt=0, description="temperature step of 'stepwise' (K)")
+    n_steps: int = Field(1000, gt=0, description="MD steps per cooling stage")
+
+
+class ProtocolSettings(BaseModel):
+    """The melt–quench protocol: packing, volume, melt, anneals, analysis.
+
+    Every default follows MPMorph (see the module docstring for sources).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    target_atoms: int = Field(100, gt=0, description="atoms per cell (approximately)")
+    density_g_cm3: float | None = Field(
+        None, gt=0, description="starting density (g/cm³); None: estimated"
+    )
+    packing_tolerance_A: float = Field(2.0, gt=0, description="packmol tolerance (Å)")
+    melt_temperature_K: float = Field(5000.0, gt=0, description="melt temperature (K)")
+    melt_steps: int = Field(10000, gt=0, description="MD steps of the melt production")
+    anneal_temperatures_K: list[float] = Field(
+        default_factory=lambda: [1000.0, 1500.0, 2000.0, 2500.0],
+        description="one branch per temperature (K)",
+    )
+    anneal_steps: int = Field(10000, gt=0, description="MD steps of each anneal production")
+    volume: VolumeSettings = Field(default_factory=VolumeSettings)
+    cooling: CoolingSettings = Field(default_factory=CoolingSettings)
+    traj_every: int = Field(10, gt=0, description="steps between stored frames")
+    thermo_every: int = Field(10, gt=0, description="steps between thermo samples")
+    seed: int = Field(12345, description="seed for packing, velocities, thermostats")
+    diffusing_species: list[str] | None = Field(
+        None, description="species whose D is computed; None: every species"
+    )
+
+    @field_validator("anneal_temperatures_K")
+    @classmethod
+    def _positive_temperatures(cls, value: list[float]) -> list[float]:
+        bad = [t for t in value if t <= 0]
+        if bad:
+            raise ValueError(f"anneal temperatures must be positive (got {bad})")
+        return sorted(float(t) for t in value)
+
+    def protocol_hash(self, engine_dump: dict | None = None) -> str:
+        """Short hash of the settings (and engine) that define a result's key."""
+        payload = {"protocol": self.model_dump(mode="json"), "engine": engine_dump or {}}
+        text = json.dumps(payload, sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:12]

@@ -1,0 +1,256 @@
+"""Volume equilibration at a temperature: NVT runs at several volumes, P(V) fit, rescale.
+
+The MPMorph scheme (``mpmorph/workflows/converge.py``, atomate2
+``EquilibriumVolumeMaker``; facts in ``shared/reference/mpmorph_protocol.md`` §3):
+
+1. NVT runs at the starting volume × ``scale_factors`` (default 0.8, 1.0, 1.2);
+   the pressure of each is its mean over the second half of the run.
+2. A Birch–Murnaghan P(V) fit (:func:`amorphdb.flows.eos.fit_pv`) of every point so
+   far gives V_eq; an NVT run at V_eq checks it.
+3. When that run's |P − P_target| < ``pressure_tolerance_kbar`` (5 kbar) the volume is
+   equilibrated; otherwise its point is added, the fit is redone and another run
+   checks the new V_eq (jobflow ``replace``), up to ``max_iterations`` checks.
+   When the budget is spent, the point with the smallest |P| is used and the
+   result says ``converged = False``. Every point is recorded.
+
+With ``method="npt"`` (engines with a barostat) one NPT run replaces the loop: the
+mean volume of its second half is taken and the last frame rescaled to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from jobflow import Flow, Maker, Response, job
+from pydantic import BaseModel, ConfigDict, Field
+from pymatgen.core import Structure
+
+from amorphdb.engines import EngineSpec, Ensemble
+from amorphdb.flows.eos import fit_pv
+from amorphdb.flows.md import MDMaker, as_structure
+from amorphdb.flows.schedules import volume_scale_factors
+
+
+class VolumePoint(BaseModel):
+    """One MD run of the volume search."""
+
+    volume_A3: float
+    pressure_kbar: float
+    pressure_std_kbar: float = float("nan")
+    iteration: int
+    job_uuid: str = ""
+
+
+class VolumeResult(BaseModel):
+    """Outcome of a volume equilibration.
+
+    ``structure`` and ``velocities_A_per_fs`` are the last frame of the accepted
+    run, the starting point of the next stage.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    temperature_K: float
+    structure: Structure
+    velocities_A_per_fs: list[list[float]] | None = None
+    volume_A3: float
+    density_g_cm3: float
+    pressure_kbar: float
+    converged: bool
+    method: str
+    fit: dict[str, Any] = Field(default_factory=dict)
+    points: list[VolumePoint] = Field(default_factory=list)
+
+
+def _scaled(structure: Structure | dict, volume_A3: float) -> Structure:
+    scaled = as_structure(structure).copy()
+    scaled.scale_lattice(float(volume_A3))
+    return scaled
+
+
+@dataclass
+class VolumeEquilibrationMaker(Maker):
+    """Equilibrate the volume at ``temperature_K`` (see the module docstring).
+
+    Parameters
+    ----------
+    name
+        Flow name.
+    engine
+        Engine spec for every MD run.
+    temperature_K
+        Temperature (K).
+    n_steps
+        MD steps per volume point (MPMorph: 2000).
+    scale_factors
+        Volume scale factors of the first runs (MPMorph: 0.8, 1.0, 1.2).
+    pressure_tolerance_kbar
+        Convergence: |P − target| below this (MPMorph: 5 kbar).
+    target_pressure_kbar
+        Target pressure (kbar).
+    max_iterations
+        Checking runs after the first fit before giving up (MPMorph-vc: 9 MD jobs in
+        all, i.e. 6 after 3 initial runs).
+    method
+        ``"eos"`` (NVT runs + fit) or ``"npt"``.
+    traj_every, thermo_every, seed
+        Passed to the MD runs.
+    """
+
+    name: str = "volume equilibration"
+    engine: EngineSpec = field(default_factory=EngineSpec)
+    temperature_K: float = 5000.0
+    n_steps: int = 2000
+    scale_factors: list[float] = field(default_factory=lambda: volume_scale_factors(3, 0.2))
+    pressure_tolerance_kbar: float = 5.0
+    target_pressure_kbar: float = 0.0
+    max_iterations: int = 6
+    method: str = "eos"
+    traj_every: int = 50
+    thermo_every: int = 10
+    seed: int = 12345
+
+    def md_maker(self, name: str, ensemble: Ensemble = Ensemble.NVT) -> MDMaker:
+        """The MD maker of one point."""
+        return MDMaker(
+            name=name,
+            engine=self.engine,
+            temperature_K=self.temperature_K,
+            n_steps=self.n_steps,
+            ensemble=ensemble,
+            pressure_kbar=self.target_pressure_kbar,
+            traj_every=self.traj_every,
+            thermo_every=self.thermo_every,
+            seed=self.seed,
+        )
+
+    def make(self, structure: Structure | dict, velocities_A_per_fs: list | None = None) -> Flow:
+        """Flow of the first runs and the fit job whose output is a :class:`VolumeResult`."""
+        if self.method == "npt":
+            run = self.md_maker(f"npt {self.temperature_K:g} K", Ensemble.NPT).make(
+                structure, velocities_A_per_fs
+            )
+            result = accept_npt(self, run.output, run.uuid)
+            return Flow([run, result], output=result.output, name=self.name)
+        scan = start_volume_scan(self, structure, velocities_A_per_fs)
+        return Flow([scan], output=scan.output, name=self.name)
+
+
+@job(name="start volume scan")
+def start_volume_scan(
+    maker: VolumeEquilibrationMaker,
+    structure: Structure | dict,
+    velocities_A_per_fs: list | None = None,
+) -> Response:
+    """Replace itself by the first runs (scaled copies of ``structure``) and the fit.
+
+    A job rather than flow-construction code, because the structure is usually the
+    output of an earlier job and only known when this runs.
+    """
+    structure = as_structure(structure)
+    runs = []
+    for i, scale in enumerate(maker.scale_factors):
+        run = maker.md_maker(f"volume {scale:.3f} at {maker.temperature_K:g} K").make(
+            _scaled(structure, structure.volume * scale), velocities_A_per_fs
+        )
+        run.metadata["volume_point"] = i
+        runs.append(run)
+    fit = fit_volume(maker, [_point_ref(run) for run in runs], [], 0)
+    return Response(replace=Flow([*runs, fit], output=fit.output))
+
+
+def _point_ref(run) -> dict[str, Any]:
+    """References to what the fit needs from one MD run (resolved by jobflow)."""
+    return {
+        "volume_A3": run.output.volume_A3,
+        "pressure_kbar": run.output.mean_pressure_kbar,
+        "pressure_std_kbar": run.output.std_pressure_kbar,
+        "structure": run.output.structure,
+        "velocities": run.output.final_velocities_A_per_fs,
+        "job_uuid": run.uuid,
+    }
+
+
+def _result(
+    maker: VolumeEquilibrationMaker,
+    accepted: dict[str, Any],
+    points: list[VolumePoint],
+    converged: bool,
+    fit: dict[str, Any],
+) -> VolumeResult:
+    structure = as_structure(accepted["structure"])
+    return VolumeResult(
+        temperature_K=maker.temperature_K,
+        structure=structure,
+        velocities_A_per_fs=accepted["velocities"],
+        volume_A3=float(structure.volume),
+        density_g_cm3=float(structure.density),
+        pressure_kbar=float(accepted["pressure_kbar"]),
+        converged=converged,
+        method=maker.method,
+        fit=fit,
+        points=points,
+    )
+
+
+@job(name="fit volume")
+def fit_volume(
+    maker: VolumeEquilibrationMaker,
+    new_points: list[dict[str, Any]],
+    history: list[dict[str, Any]],
+    iteration: int,
+) -> Response:
+    """Fit P(V) to every point; accept, or replace itself with one more checking run."""
+    points = [*history, *[{**p, "iteration": iteration} for p in new_points]]
+    volume_points = [
+        VolumePoint(
+            volume_A3=p["volume_A3"],
+            pressure_kbar=p["pressure_kbar"],
+            pressure_std_kbar=p.get("pressure_std_kbar", float("nan")),
+            iteration=p["iteration"],
+            job_uuid=p.get("job_uuid", ""),
+        )
+        for p in points
+    ]
+    volumes = np.array([p["volume_A3"] for p in points])
+    pressures = np.array([p["pressure_kbar"] for p in points])
+    pv = fit_pv(volumes, pressures, maker.target_pressure_kbar)
+    fit = {"v0_A3": pv.v0_A3, "b0_kbar": pv.b0_kbar, "b0_prime": pv.b0_prime, "method": pv.method}
+    deviation = np.abs(pressures - maker.target_pressure_kbar)
+    if iteration > 0 and deviation[-1] < maker.pressure_tolerance_kbar:
+        return Response(output=_result(maker, points[-1], volume_points, True, fit))
+    if iteration >= maker.max_iterations:
+        best = int(np.argmin(deviation))
+        converged = bool(deviation[best] < maker.pressure_tolerance_kbar)
+        return Response(output=_result(maker, points[best], volume_points, converged, fit))
+    # next checking run at V_eq, started from the point closest in volume;
+    # V_eq is bounded to [0.5, 2] x that volume (MPMorph's sanity limits)
+    nearest = points[int(np.argmin(np.abs(volumes - pv.v0_A3)))]
+    v_next = float(np.clip(pv.v0_A3, 0.5 * nearest["volume_A3"], 2.0 * nearest["volume_A3"]))
+    run = maker.md_maker(
+        f"volume check {iteration + 1} at {maker.temperature_K:g} K"
+    ).make(_scaled(nearest["structure"], v_next), nearest["velocities"])
+    history_out = [{k: v for k, v in p.items()} for p in points]
+    refit = fit_volume(maker, [_point_ref(run)], history_out, iteration + 1)
+    return Response(replace=Flow([run, refit], output=refit.output))
+
+
+@job(name="accept npt volume")
+def accept_npt(maker: VolumeEquilibrationMaker, run: dict[str, Any], job_uuid: str) -> VolumeResult:
+    """Rescale the last NPT frame to the mean volume of the run's second half."""
+    volumes = np.asarray(run["thermo"]["volume_A3"], dtype=float)
+    mean_volume = float(volumes[volumes.size // 2 :].mean())
+    structure = _scaled(run["structure"], mean_volume)
+    pressure = float(run["mean_pressure_kbar"])
+    point = VolumePoint(
+        volume_A3=mean_volume, pressure_kbar=pressure, iteration=0, job_uuid=job_uuid
+    )
+    accepted = {
+        "structure": structure,
+        "velocities": run["final_velocities_A_per_fs"],
+        "pressure_kbar": pressure,
+    }
+    converged = abs(pressure - maker.target_pressure_kbar) < maker.pressure_tolerance_kbar
+    return _result(maker, accepted, [point], converged, {"method": "npt"})
