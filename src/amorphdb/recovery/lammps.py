@@ -99,8 +99,8 @@ def parse_template(script: str) -> dict[str, Any]:
     n_steps = int(first(r"^run\s+(\d+)").group(1))
     thermo_every = int(first(r"^thermo\s+(\d+)").group(1))
     traj_every = int(first(rf"^dump\s+traj\s+all\s+custom\s+(\d+)\s+{TRAJ_FILE}").group(1))
-    temps = re.search(r"temp\s+(\S+)\s+(\S+)", script) or re.search(
-        r"langevin\s+(\S+)\s+(\S+)", script
+    temps = re.search(r"^fix\s.*\btemp\s+(\S+)\s+(\S+)", script, re.MULTILINE) or re.search(
+        r"^fix\s.*\blangevin\s+(\S+)\s+(\S+)", script, re.MULTILINE
     )
     t0, t1 = (float(temps.group(1)), float(temps.group(2))) if temps else (math.nan, math.nan)
     elements = first(r"^dump_modify\s+traj\s+sort\s+id\s+element\s+(.+?)\s+format").group(1)
