@@ -22,9 +22,10 @@ from pymatgen.core import Structure
 from amorphdb.analysis import Trajectory
 from amorphdb.engines.base import EngineName, MDEngine, MDRunOutput, MDSettings
 from amorphdb.engines.lammps import inputs, output
-from amorphdb.engines.lammps.runner import run_lammps
 from amorphdb.engines.potentials import Potential, get_potential
 from amorphdb.errors import EngineError
+from amorphdb.recovery.base import corrections_from_run_state
+from amorphdb.recovery.lammps import run_lammps_with_recovery
 
 
 class LammpsRunError(EngineError):
@@ -87,8 +88,12 @@ class LammpsEngine(MDEngine):
 
     def execute(self, workdir: Path) -> None:
         """Run the inputs in ``workdir``; raise :class:`LammpsRunError` on failure."""
-        code = run_lammps(
-            workdir, inputs.INPUT_FILE, inputs.LOG_FILE, int(self.spec.settings.get("nprocs", 1))
+        code = run_lammps_with_recovery(
+            workdir,
+            inputs.INPUT_FILE,
+            inputs.LOG_FILE,
+            int(self.spec.settings.get("nprocs", 1)),
+            self.spec.settings,
         )
         if code != 0 or not (workdir / inputs.FINAL_FILE).exists():
             text = ""
@@ -118,6 +123,7 @@ class LammpsEngine(MDEngine):
             engine_version=f"LAMMPS {output.lammps_version(log_text)}",
             potential=self.potential.name,
             potential_citation=self.potential.citation,
+            corrections=corrections_from_run_state(workdir),
             dir_name=str(workdir),
         )
 
