@@ -85,6 +85,13 @@ def test_same_seed_same_cell_different_seed_different_cell():
     assert np.abs(first.cart_coords - other.cart_coords).max() > 1.0
 
 
+def test_equivalent_notations_give_the_same_cell():
+    first = pack_structure("Li2Si2O5", target_atoms=27, seed=9)
+    second = pack_structure("(SiO2)2·Li2O", target_atoms=27, seed=9)
+    assert np.array_equal(first.cart_coords, second.cart_coords)
+    assert [str(s) for s in first.species] == [str(s) for s in second.species]
+
+
 def test_drawn_seed_is_recorded_and_reproduces_the_cell():
     first = pack_structure("Cu50Zr50", target_atoms=20)
     seed = first.properties["packmol_seed"]

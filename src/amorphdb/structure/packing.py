@@ -238,7 +238,9 @@ def pack_structure(
         )
 
     packmol = find_packmol()
-    counts = {el.symbol: round(amount) for el, amount in cell_comp.items()}
+    # order by atomic number so that equivalent notations (Li2Si2O5, Li2O·2SiO2) give
+    # the same packmol input and hence the same cell for a given seed
+    counts = {el.symbol: round(cell_comp[el]) for el in sorted(cell_comp, key=lambda e: e.Z)}
     first_seed = secrets.randbelow(2**31 - 1) + 1 if seed is None else int(seed)
     lattice = Lattice.cubic(edge_A)
     worst = math.inf
