@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
+from jobflow import Flow, job, run_locally
 from pymatgen.core import Lattice, Structure
 
+from amorphdb.analysis import Trajectory
+from amorphdb.store import open_job_store
 from amorphdb.store.schemas import (
     AmorphousDoc,
     ArrheniusDoc,
     DiffusionSummary,
     EngineProvenance,
+    TrajectoryRef,
 )
+from amorphdb.store.trajectory import prepare_trajectory
 
 
 def random_structure(formula_counts: dict[str, int], density_g_cm3: float, seed: int = 0):
@@ -80,3 +85,38 @@ def make_arrhenius(formula="Li2Si2O5", *, campaign="test", species="Li", Ea=0.6,
         temperatures_K=[1000, 1500, 2000, 2500],
         **extra,
     )
+
+
+def md_like_trajectory(n_atoms=50, n_frames=400, step_A=0.05, box_A=12.0, seed=0):
+    """Wrapped random-walk positions in a cubic box: what an MD dump looks like."""
+    rng = np.random.default_rng(seed)
+    start = rng.uniform(0, box_A, (n_atoms, 3))
+    pos = start + np.cumsum(rng.normal(0.0, step_A, (n_frames, n_atoms, 3)), axis=0)
+    species = ["Li"] * (n_atoms // 2) + ["O"] * (n_atoms - n_atoms // 2)
+    return Trajectory(
+        species, (pos % box_A).astype(np.float32), np.eye(3) * box_A, 20.0, metadata={"T": 1000}
+    )
+
+
+def run_md_and_record(tmp_path, config, traj, *, stride=1):
+    """A real jobflow flow: an MD-like job storing a trajectory + record jobs."""
+
+    @job(data="trajectory", name="production")
+    def production():
+        return {"trajectory": prepare_trajectory(traj, stride=stride), "n_frames": traj.n_frames}
+
+    md = production()
+
+    @job(name="record_temperature")
+    def record_temperature(n_frames):
+        return make_amorphous(trajectory=TrajectoryRef(job_uuid=md.uuid, n_frames=n_frames))
+
+    @job(name="record_arrhenius")
+    def record_arrhenius():
+        return [make_arrhenius(), make_arrhenius(species="O", Ea=1.4)]
+
+    rec = record_temperature(md.output["n_frames"])
+    arr = record_arrhenius()
+    store = open_job_store(config)
+    run_locally(Flow([md, rec, arr]), store=store, ensure_success=True, root_dir=tmp_path)
+    return store

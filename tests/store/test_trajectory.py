@@ -6,14 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from jobflow import Flow, job, run_locally
-from store_factories import make_amorphous, make_arrhenius
+from store_factories import make_amorphous, md_like_trajectory, run_md_and_record
 
 from amorphdb.analysis import Trajectory
 from amorphdb.errors import StoreError
-from amorphdb.store import open_job_store
 from amorphdb.store.database import AmorphousDB
-from amorphdb.store.schemas import TrajectoryRef
 from amorphdb.store.trajectory import (
     StoredTrajectory,
     decode_positions,
@@ -21,17 +18,6 @@ from amorphdb.store.trajectory import (
     prepare_trajectory,
     raw_float32_bytes,
 )
-
-
-def md_like_trajectory(n_atoms=50, n_frames=400, step_A=0.05, box_A=12.0, seed=0):
-    """Wrapped random-walk positions in a cubic box: what an MD dump looks like."""
-    rng = np.random.default_rng(seed)
-    start = rng.uniform(0, box_A, (n_atoms, 3))
-    pos = start + np.cumsum(rng.normal(0.0, step_A, (n_frames, n_atoms, 3)), axis=0)
-    species = ["Li"] * (n_atoms // 2) + ["O"] * (n_atoms - n_atoms // 2)
-    return Trajectory(
-        species, (pos % box_A).astype(np.float32), np.eye(3) * box_A, 20.0, metadata={"T": 1000}
-    )
 
 
 def test_codec_is_lossless_for_float32_and_float64():
@@ -73,33 +59,9 @@ def test_prepare_subsamples_and_round_trips():
         prepare_trajectory(traj, stride=0)
 
 
-def _run_md_and_record(tmp_path, config, traj, *, stride=1):
-    """A real jobflow flow: an MD-like job storing a trajectory + record jobs."""
-
-    @job(data="trajectory", name="production")
-    def production():
-        return {"trajectory": prepare_trajectory(traj, stride=stride), "n_frames": traj.n_frames}
-
-    md = production()
-
-    @job(name="record_temperature")
-    def record_temperature(n_frames):
-        return make_amorphous(trajectory=TrajectoryRef(job_uuid=md.uuid, n_frames=n_frames))
-
-    @job(name="record_arrhenius")
-    def record_arrhenius():
-        return [make_arrhenius(), make_arrhenius(species="O", Ea=1.4)]
-
-    rec = record_temperature(md.output["n_frames"])
-    arr = record_arrhenius()
-    store = open_job_store(config)
-    run_locally(Flow([md, rec, arr]), store=store, ensure_success=True, root_dir=tmp_path)
-    return store
-
-
 def test_jobflow_outputs_build_collections_and_trajectory_loads(tmp_path, store_config):
     traj = md_like_trajectory(n_frames=200)
-    store = _run_md_and_record(tmp_path, store_config, traj, stride=2)
+    store = run_md_and_record(tmp_path, store_config, traj, stride=2)
     with AmorphousDB.from_config(store_config) as db:
         assert db.build_from_job_store(store) == {"inserted": 3}
         assert db.build_from_job_store(store) == {"unchanged": 3}  # idempotent
@@ -117,7 +79,7 @@ def test_jobflow_outputs_build_collections_and_trajectory_loads(tmp_path, store_
 
 def test_trajectory_not_in_summary_document(tmp_path, store_config):
     traj = md_like_trajectory(n_frames=300)
-    store = _run_md_and_record(tmp_path, store_config, traj)
+    store = run_md_and_record(tmp_path, store_config, traj)
     store.connect()
     out = store.docs_store.query_one({"name": "production"})
     assert set(out["output"]["trajectory"]) == {"@class", "@module", "blob_uuid", "store"}
@@ -146,7 +108,7 @@ def test_trajectory_larger_than_16_MB_round_trips(tmp_path, store_config):
     stored_bytes = len(prepare_trajectory(traj).as_dict()["positions"]["data"])
     assert stored_bytes > 16 * 1024**2
     assert stored_bytes < raw_float32_bytes(traj)
-    store = _run_md_and_record(tmp_path, store_config, traj)
+    store = run_md_and_record(tmp_path, store_config, traj)
     with AmorphousDB.from_config(store_config) as db:
         db.build_from_job_store(store)
         loaded = db.get_trajectory(db.find()[0])

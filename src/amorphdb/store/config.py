@@ -152,7 +152,8 @@ class StoreConfig(BaseModel):
 
     @classmethod
     def resolve(cls, config_or_path: str | Path | StoreConfig | None = None) -> StoreConfig:
-        """Turn a config, a YAML path, or ``None`` (``AMORPHDB_STORE`` or default) into a config."""
+        """Turn a config, a YAML path, a folder (embedded store there), or ``None``
+        (``$AMORPHDB_STORE`` or the default ``./amorphdb-data``) into a config."""
         if isinstance(config_or_path, StoreConfig):
             return config_or_path
         if config_or_path is None:
@@ -160,7 +161,10 @@ class StoreConfig(BaseModel):
             if env:
                 return cls.from_file(env)
             return cls()
-        return cls.from_file(config_or_path)
+        path = Path(config_or_path).expanduser()
+        if path.is_dir():  # a folder: the embedded store in that folder
+            return cls(path=path)
+        return cls.from_file(path)
 
     # ---------------------------------------------------------------- describing
     @property

@@ -111,6 +111,10 @@ def parse_species_range(
     if len(parts) == 3:
         species = parse_element(parts[0]) if parts[0].strip() else None
         lo, hi = parse_range(":".join(parts[1:]), what=what)
+    elif len(parts) == 2 and species_required:
+        raise StoreError(
+            f"malformed {what} range '{text}'; write SPECIES:MIN:MAX (e.g. Li:1e-5: or Li::1e-6)"
+        )
     elif len(parts) == 2:
         species = None
         lo, hi = parse_range(text, what=what)
