@@ -14,6 +14,7 @@ Units: Å³ and kbar.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,30 +99,33 @@ def fit_pv(
     zero = _linear_fit(v, p, 0.0)
     v_guess = zero.v0_A3 if np.isfinite(zero.b0_kbar) else float(np.mean(v))
     b_guess = zero.b0_kbar if np.isfinite(zero.b0_kbar) else 1000.0
-    try:
-        if v.size >= 3:
-            popt, _ = curve_fit(
-                birch_murnaghan_pressure, v, p, p0=[v_guess, b_guess, 4.0], maxfev=20000
-            )
-            method = "birch-murnaghan"
-        else:
-            popt2, _ = curve_fit(
-                lambda vol, v0, b0: birch_murnaghan_pressure(vol, v0, b0, 4.0),
-                v,
-                p,
-                p0=[v_guess, b_guess],
-                maxfev=20000,
-            )
-            popt = [*popt2, 4.0]
-            method = "birch-murnaghan (B0'=4)"
-        v0, b0, b0p = (float(x) for x in popt)
-        if np.isfinite(v0) and b0 > 0:
-            # the volume where the fitted curve crosses the target pressure, searched
-            # near the data (B0' can make the curve non-monotonic far away)
-            f = lambda x: float(birch_murnaghan_pressure(x, v0, b0, b0p)) - target_pressure_kbar  # noqa: E731
-            root = _falling_root(f, 0.5 * v.min(), 2.0 * v.max(), float(np.mean(v)))
-            if root is not None:
-                return PVFit(root, b0, b0p, method)
-    except (RuntimeError, ValueError, FloatingPointError):
-        pass
+    # failed trial fits are expected (the linear fallback handles them): keep them quiet
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            if v.size >= 3:
+                popt, _ = curve_fit(
+                    birch_murnaghan_pressure, v, p, p0=[v_guess, b_guess, 4.0], maxfev=20000
+                )
+                method = "birch-murnaghan"
+            else:
+                popt2, _ = curve_fit(
+                    lambda vol, v0, b0: birch_murnaghan_pressure(vol, v0, b0, 4.0),
+                    v,
+                    p,
+                    p0=[v_guess, b_guess],
+                    maxfev=20000,
+                )
+                popt = [*popt2, 4.0]
+                method = "birch-murnaghan (B0'=4)"
+            v0, b0, b0p = (float(x) for x in popt)
+            if np.isfinite(v0) and b0 > 0:
+                # the volume where the fitted curve crosses the target pressure, searched
+                # near the data (B0' can make the curve non-monotonic far away)
+                f = lambda x: float(birch_murnaghan_pressure(x, v0, b0, b0p)) - target_pressure_kbar  # noqa: E731
+                root = _falling_root(f, 0.5 * v.min(), 2.0 * v.max(), float(np.mean(v)))
+                if root is not None:
+                    return PVFit(root, b0, b0p, method)
+        except (RuntimeError, ValueError, FloatingPointError):
+            pass
     return linear

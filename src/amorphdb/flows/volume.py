@@ -27,7 +27,7 @@ from jobflow import Flow, Maker, Response, job
 from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.core import Structure
 
-from amorphdb.engines import EngineSpec, Ensemble
+from amorphdb.engines import EngineSpec, Ensemble, MDRunDocument
 from amorphdb.flows.eos import fit_pv
 from amorphdb.flows.md import MDMaker, as_structure
 from amorphdb.flows.schedules import volume_scale_factors
@@ -238,19 +238,25 @@ def fit_volume(
 
 
 @job(name="accept npt volume")
-def accept_npt(maker: VolumeEquilibrationMaker, run: dict[str, Any], job_uuid: str) -> VolumeResult:
+def accept_npt(
+    maker: VolumeEquilibrationMaker, run: MDRunDocument, job_uuid: str
+) -> VolumeResult:
     """Rescale the last NPT frame to the mean volume of the run's second half."""
-    volumes = np.asarray(run["thermo"]["volume_A3"], dtype=float)
-    mean_volume = float(volumes[volumes.size // 2 :].mean())
-    structure = _scaled(run["structure"], mean_volume)
-    pressure = float(run["mean_pressure_kbar"])
+    mean_volume = run.thermo.second_half_mean("volume_A3")
+    structure = _scaled(run.structure, mean_volume)
     point = VolumePoint(
-        volume_A3=mean_volume, pressure_kbar=pressure, iteration=0, job_uuid=job_uuid
+        volume_A3=mean_volume,
+        pressure_kbar=run.mean_pressure_kbar,
+        pressure_std_kbar=run.std_pressure_kbar,
+        iteration=0,
+        job_uuid=job_uuid,
     )
     accepted = {
         "structure": structure,
-        "velocities": run["final_velocities_A_per_fs"],
-        "pressure_kbar": pressure,
+        "velocities": run.final_velocities_A_per_fs,
+        "pressure_kbar": run.mean_pressure_kbar,
     }
-    converged = abs(pressure - maker.target_pressure_kbar) < maker.pressure_tolerance_kbar
+    converged = abs(run.mean_pressure_kbar - maker.target_pressure_kbar) < (
+        maker.pressure_tolerance_kbar
+    )
     return _result(maker, accepted, [point], converged, {"method": "npt"})

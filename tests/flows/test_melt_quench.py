@@ -1,0 +1,64 @@
+"""The protocol flow graph: jobs, temperatures, dependencies; errors before any job."""
+
+import pytest
+
+from amorphdb.engines import EngineSpec
+from amorphdb.errors import CompositionError, UnsupportedCompositionError
+from amorphdb.flows import MeltQuenchMaker, ProtocolSettings
+
+
+def _jobs(flow):
+    return list(flow.iterflow())
+
+
+def test_graph_has_one_branch_per_anneal_temperature():
+    maker = MeltQuenchMaker(protocol=ProtocolSettings(), campaign="c")
+    flow = maker.make("Li2O(SiO2)2")
+    jobs = [j for j, _ in _jobs(flow)]
+    names = [j.name for j in jobs]
+    assert names[0] == "pack Li2Si2O5"
+    assert "melt 5000 K" in names
+    assert sorted(n for n in names if n.startswith("anneal")) == [
+        "anneal 1000 K", "anneal 1500 K", "anneal 2000 K", "anneal 2500 K",
+    ]
+    assert names.count("record_temperature") == 5  # melt + 4 anneals
+    assert names[-1] == "record_arrhenius"
+    # every anneal production runs at its own temperature after its own volume search
+    by_uuid = {j.uuid: j for j in jobs}
+    melt = next(j for j in jobs if j.name == "melt 5000 K")
+    for j in jobs:
+        if j.name.startswith("anneal"):
+            t = float(j.name.split()[1])
+            assert j.function.__self__.temperature_K == t
+            parents = {by_uuid[u].name for u in j.input_uuids if u in by_uuid}
+            assert parents == {"start volume scan"}
+    # the anneal volume searches start from the melt's last frame
+    scans = [j for j in jobs if j.name == "start volume scan"]
+    assert len(scans) == 5
+    assert sum(melt.uuid in j.input_uuids for j in scans) == 4
+
+
+def test_cooling_stages_are_chained():
+    protocol = ProtocolSettings(
+        anneal_temperatures_K=[1000.0], cooling={"method": "stepwise", "step_K": 2000}
+    )
+    flow = MeltQuenchMaker(protocol=protocol).make("Li2SiO3")
+    names = [j.name for j, _ in _jobs(flow)]
+    cools = [n for n in names if n.startswith("cool")]
+    assert cools == ["cool 0 3000->3000 K", "cool 1 1000->1000 K"]
+
+
+def test_protocol_hash_changes_with_settings():
+    a = MeltQuenchMaker(protocol=ProtocolSettings()).protocol_hash()
+    b = MeltQuenchMaker(protocol=ProtocolSettings(anneal_steps=5)).protocol_hash()
+    c = MeltQuenchMaker(engine=EngineSpec(timestep_fs=0.5)).protocol_hash()
+    assert len({a, b, c}) == 3
+    assert a == MeltQuenchMaker(protocol=ProtocolSettings()).protocol_hash()
+
+
+def test_bad_compositions_fail_before_any_job():
+    maker = MeltQuenchMaker()
+    with pytest.raises(CompositionError, match="unknown element 'Xx'"):
+        maker.make("Xx2O")
+    with pytest.raises(UnsupportedCompositionError, match="missing pairs Li-S, P-S, S-S"):
+        maker.make("Li3PS4")
