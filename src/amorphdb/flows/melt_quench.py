@@ -22,7 +22,14 @@ from amorphdb.flows.protocol import ProtocolSettings
 from amorphdb.flows.record import record_arrhenius, record_temperature
 from amorphdb.flows.schedules import cooling_stages
 from amorphdb.flows.volume import VolumeEquilibrationMaker
-from amorphdb.structure import formula_string, pack_structure, parse_composition
+from amorphdb.structure import (
+    check_packable,
+    estimate_density,
+    formula_string,
+    pack_structure,
+    parse_composition,
+    scaled_composition,
+)
 
 
 @job(name="pack")
@@ -43,15 +50,22 @@ def pack_job(
     )
 
 
-def check_composition(formula: str, engine: EngineSpec) -> str:
-    """Parse ``formula`` and check the engine covers it; return the canonical formula.
+def check_composition(
+    formula: str, engine: EngineSpec, protocol: ProtocolSettings | None = None
+) -> str:
+    """Parse ``formula``, check the engine covers it and the cell can be packed.
 
-    Raises the one-line errors of :func:`amorphdb.structure.parse_composition` and
-    of the engine's ``check_composition``.
+    Raises the one-line errors of :func:`amorphdb.structure.parse_composition`, of
+    the engine's ``check_composition`` and of :func:`amorphdb.structure.check_packable`
+    (all before any job runs). Returns the canonical (reduced) formula.
     """
     composition = parse_composition(formula)
     counts = {el.symbol: float(n) for el, n in composition.items()}
     get_engine(engine).check_composition(counts)
+    if protocol is not None:
+        density = protocol.density_g_cm3 or estimate_density(composition)
+        cell = scaled_composition(composition, protocol.target_atoms)
+        check_packable(cell, density, protocol.packing_tolerance_A)
     return formula_string(composition)
 
 
@@ -110,7 +124,7 @@ class MeltQuenchMaker(Maker):
 
     def make(self, formula: str) -> Flow:
         """Build the flow for ``formula`` (checked against the engine first)."""
-        formula = check_composition(formula, self.engine)
+        formula = check_composition(formula, self.engine, self.protocol)
         p = self.protocol
         phash = self.protocol_hash()
         record_kw = {"campaign": self.campaign, "protocol_hash": phash}

@@ -23,6 +23,7 @@ from amorphdb.structure.formula_units import (
     scaled_composition,
 )
 from amorphdb.structure.packing import (
+    check_packable,
     find_packmol,
     hard_sphere_packing_fraction,
     min_pbc_distance,
@@ -34,6 +35,7 @@ __all__ = [
     "DensityModel",
     "FormulaUnitRounding",
     "PseudoBinaryPoint",
+    "check_packable",
     "estimate_density",
     "estimate_density_details",
     "find_packmol",

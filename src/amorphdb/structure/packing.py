@@ -31,6 +31,7 @@ from amorphdb.structure.formula_units import scaled_composition
 
 __all__ = [
     "MAX_PACKING_FRACTION",
+    "check_packable",
     "find_packmol",
     "hard_sphere_packing_fraction",
     "min_pbc_distance",
@@ -154,6 +155,40 @@ def _run_packmol(
         return np.array([[float(v) for v in row.split()[1:4]] for row in rows if row.strip()])
 
 
+def check_packable(
+    cell_composition: Composition,
+    density_g_cm3: float,
+    tolerance_A: float = 2.0,
+    min_distance_A: float | None = None,
+) -> tuple[int, float, float]:
+    """Check, without running packmol, that a cell can be packed; return (N, V Å³, edge Å).
+
+    Raises
+    ------
+    PackingError
+        The hard-sphere packing fraction exceeds :data:`MAX_PACKING_FRACTION`, or
+        the cell edge is shorter than the minimum distance.
+    """
+    if min_distance_A is None:
+        min_distance_A = MIN_DISTANCE_FRACTION * tolerance_A
+    n_atoms = int(cell_composition.num_atoms)
+    volume_A3 = cell_composition.weight / (density_g_cm3 * AVOGADRO) * 1e24  # g/mol → Å³
+    edge_A = volume_A3 ** (1 / 3)
+    fraction = hard_sphere_packing_fraction(n_atoms, volume_A3, tolerance_A)
+    if fraction > MAX_PACKING_FRACTION:
+        raise PackingError(
+            f"cannot pack {n_atoms} atoms at {density_g_cm3:.3g} g/cm³ with tolerance "
+            f"{tolerance_A:g} Å: packing fraction {fraction:.2f} > {MAX_PACKING_FRACTION}; "
+            "lower the density or the tolerance"
+        )
+    if min_distance_A > edge_A:
+        raise PackingError(
+            f"cell edge {edge_A:.2f} Å is shorter than min_distance_A {min_distance_A:g} Å; "
+            "use more atoms or a lower min_distance_A"
+        )
+    return n_atoms, volume_A3, edge_A
+
+
 def pack_structure(
     composition: Composition | str,
     *,
@@ -221,21 +256,9 @@ def pack_structure(
         raise ConfigError(f"max_attempts must be a positive integer, got {max_attempts!r}")
     _check_positive(timeout_s, "timeout_s", "e.g. 120")
 
-    n_atoms = int(cell_comp.num_atoms)
-    volume_A3 = cell_comp.weight / (density_g_cm3 * AVOGADRO) * 1e24  # g/mol → Å³
-    edge_A = volume_A3 ** (1 / 3)
-    fraction = hard_sphere_packing_fraction(n_atoms, volume_A3, tolerance_A)
-    if fraction > MAX_PACKING_FRACTION:
-        raise PackingError(
-            f"cannot pack {n_atoms} atoms at {density_g_cm3:.3g} g/cm³ with tolerance "
-            f"{tolerance_A:g} Å: packing fraction {fraction:.2f} > {MAX_PACKING_FRACTION}; "
-            "lower the density or the tolerance"
-        )
-    if min_distance_A > edge_A:
-        raise PackingError(
-            f"cell edge {edge_A:.2f} Å is shorter than min_distance_A {min_distance_A:g} Å; "
-            "use more atoms or a lower min_distance_A"
-        )
+    n_atoms, _, edge_A = check_packable(
+        cell_comp, density_g_cm3, tolerance_A, min_distance_A
+    )
 
     packmol = find_packmol()
     # order by atomic number so that equivalent notations (Li2Si2O5, Li2O·2SiO2) give
