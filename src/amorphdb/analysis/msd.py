@@ -157,6 +157,7 @@ def msd_fft(x: np.ndarray, chunk: int = 64, workers: int | None = None) -> np.nd
         )
         out[a : a + chunk] = (q - 2.0 * s2) / norm
     np.maximum(out, 0.0, out=out)  # round-off at long lags
+    out[:, 0] = 0.0
     return out
 
 
