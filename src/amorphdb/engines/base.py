@@ -197,7 +197,7 @@ class MDRunDocument(BaseModel):
     md: MDSettings
     formula: str
     nsites: int
-    structure: dict[str, Any]
+    structure: Structure
     final_velocities_A_per_fs: list[list[float]] | None = None
     thermo: ThermoSeries
     mean_pressure_kbar: float
@@ -210,11 +210,6 @@ class MDRunDocument(BaseModel):
     corrections: list[Correction] = Field(default_factory=list)
     dir_name: str = ""
     trajectory: Any = None
-
-    @property
-    def final_structure(self) -> Structure:
-        """The last frame as a pymatgen Structure."""
-        return Structure.from_dict(self.structure)
 
 
 def make_run_document(
@@ -236,7 +231,7 @@ def make_run_document(
         md=md,
         formula=structure.composition.formula,
         nsites=len(structure),
-        structure=structure.as_dict(),
+        structure=structure,
         final_velocities_A_per_fs=None if velocities is None else np.asarray(velocities).tolist(),
         thermo=thermo,
         mean_pressure_kbar=thermo.second_half_mean("pressure_kbar"),

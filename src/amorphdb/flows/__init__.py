@@ -16,3 +16,9 @@ __all__ = [
     "check_composition",
     "run_md_stage",
 ]
+
+import warnings as _warnings
+
+# jobflow's run_locally uses monty's deprecated ``cd``; the notice is for jobflow's
+# developers and would otherwise print once per job in every campaign.
+_warnings.filterwarnings("ignore", message="cd is deprecated", category=FutureWarning)
