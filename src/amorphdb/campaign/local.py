@@ -47,7 +47,7 @@ def validate_campaign(spec: CampaignSpec) -> list[str]:
     formulas = []
     for formula in spec.formulas():
         try:
-            formulas.append(check_composition(formula, spec.engine))
+            formulas.append(check_composition(formula, spec.engine, spec.protocol))
         except AmorphdbError as exc:
             problems.append(f"{formula}: {exc}")
     if problems:
