@@ -287,6 +287,7 @@ class Writer:
             + "-" * 83
             + f"\n    total drift:                         {drift[0]:12.6f} {drift[1]:12.6f} {drift[2]:12.6f}\n\n"
         )
+        o.write(f" number of electron {4.0 * len(atoms):15.7f} magnetization       0.0000000\n\n")
         o.write(
             "  FREE ENERGIE OF THE ION-ELECTRON SYSTEM (eV)\n  ---------------------------------------------------\n"
         )

@@ -264,8 +264,7 @@ class MDInstabilityHandler(ErrorHandler):
             drift = abs(s.get("E", e_first) - e_first) / self.n_atoms
             if drift > self.max_energy_drift_eV_per_atom:
                 return i + 1, (
-                    f"energy_drift ({drift:.3f} > "
-                    f"{self.max_energy_drift_eV_per_atom} eV/atom)"
+                    f"energy_drift ({drift:.3f} > {self.max_energy_drift_eV_per_atom} eV/atom)"
                 )
         return None
 

@@ -185,7 +185,7 @@ class VaspEngine(MDEngine):
                 electronic_min_unconverged=self.settings.electronic_min_unconverged,
             )
             run_log, failure = self._custodian(part_dir, handlers)
-            result = read_part(part_dir, state["time_done_fs"])
+            result = read_part(part_dir, state["time_done_fs"], potim)
             corrections = _corrections_from_log(run_log, k)
             restart_step = min(
                 (
@@ -320,7 +320,7 @@ class VaspEngine(MDEngine):
         """Resume: the restart frame of the last recorded part."""
         last = state["parts"][-1]
         part_dir = workdir / last["dir"]
-        result = read_part(part_dir, last["start_time_fs"])
+        result = read_part(part_dir, last["start_time_fs"], last["potim_fs"])
         poscar = Poscar.from_file(
             str(part_dir / "POSCAR"), check_for_potcar=False, read_velocities=True
         )
@@ -367,7 +367,9 @@ class VaspEngine(MDEngine):
     ) -> MDRunOutput:
         parts: list[tuple[PartResult, int]] = []
         for p in state["parts"]:
-            parts.append((read_part(workdir / p["dir"], p["start_time_fs"]), p["kept"]))
+            parts.append(
+                (read_part(workdir / p["dir"], p["start_time_fs"], p["potim_fs"]), p["kept"])
+            )
         # part_00 maps the caller's site order to VASP's (sorted by species); later
         # parts start from VASP-ordered frames, so their order is the identity
         order = json.loads((workdir / state["parts"][0]["dir"] / "amorphdb_order.json").read_text())

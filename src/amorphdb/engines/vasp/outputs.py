@@ -51,8 +51,12 @@ class PartResult:
         return min(len(self.steps), len(self.external_pressure_kbar), len(self.frames))
 
 
-def read_part(directory: Path, start_time_fs: float) -> PartResult:
-    """Parse a part's outputs; missing files give an empty result."""
+def read_part(directory: Path, start_time_fs: float, potim_fs: float) -> PartResult:
+    """Parse a part's outputs; missing files give an empty result.
+
+    ``potim_fs`` is the time step the part ran with (the INCAR in the directory
+    may already carry a handler's correction for the *next* part).
+    """
     directory = Path(directory)
     incar = Incar.from_file(directory / "INCAR")
     steps: list[dict[str, Any]] = []
@@ -82,7 +86,7 @@ def read_part(directory: Path, start_time_fs: float) -> PartResult:
             frames = _read_complete_xdatcar(directory / "XDATCAR")
     return PartResult(
         directory=directory,
-        potim_fs=float(incar.get("POTIM", 0.5)),
+        potim_fs=float(potim_fs),
         start_time_fs=start_time_fs,
         steps=steps,
         external_pressure_kbar=p_ext,
