@@ -13,6 +13,7 @@ from rich.table import Table
 
 from amorphdb.campaign import CampaignSpec, load_campaign
 from amorphdb.campaign.local import CompositionResult, run_campaign, validate_campaign
+from amorphdb.store import open_database
 
 
 def jobs_per_composition(spec: CampaignSpec) -> int:
@@ -38,8 +39,6 @@ def jobs_per_composition(spec: CampaignSpec) -> int:
 
 def results_table(spec: CampaignSpec, species: str = "Li") -> Table:
     """Table of formula, T, density, D(species) ± σ and Ea for a campaign's results."""
-    from amorphdb.store import open_database
-
     db = open_database(spec.store_path())
     table = Table(title=f"campaign {spec.name}")
     for column in ("formula", "T (K)", "density (g/cm³)", "P (kbar)", f"D_{species} (cm²/s)",
@@ -88,7 +87,8 @@ def run(
         updates["store"] = str(store.resolve())
     if updates:
         spec = spec.model_copy(update=updates)
-    formulas = validate_campaign(spec)
+    formulas = validate_campaign(spec)  # every composition, before anything is written
+    open_database(spec.store_path()).close()  # fail fast on a bad store, before any MD
     console = Console(stderr=True)
     per_formula = jobs_per_composition(spec)
     start = time.perf_counter()

@@ -1,0 +1,114 @@
+"""``amorphdb run``: bad input fails in one line with nothing written; a tiny real campaign."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from amorphdb.cli import main
+from amorphdb.store import open_database
+
+TINY_PROTOCOL = {
+    "target_atoms": 36,
+    "melt_steps": 600,
+    "anneal_temperatures_K": [1500, 2500, 3500],
+    "anneal_steps": 3000,
+    "volume": {"n_steps": 400, "max_iterations": 2, "pressure_tolerance_kbar": 10},
+    "traj_every": 10,
+    "thermo_every": 10,
+}
+
+
+def write_campaign(tmp_path: Path, **fields) -> Path:
+    store = tmp_path / "store.yaml"
+    store.write_text(f"type: embedded\npath: {tmp_path / 'db'}\n")
+    data = {"name": "tiny", "compositions": ["Li2Si2O5"], "store": str(store),
+            "workdir": str(tmp_path / "runs"), "protocol": TINY_PROTOCOL, **fields}
+    path = tmp_path / "campaign.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"compositions": ["Xx2O"]}, "unknown element 'Xx'"),
+        ({"compositions": ["Li2O)("]}, "Li2O)("),
+        ({"compositions": ["Li3PS4"]}, "missing pairs Li-S, P-S, S-S"),
+        ({"protocol": {**TINY_PROTOCOL, "anneal_temperatures_K": [1000, -5]}}, "positive"),
+        ({"protocol": {**TINY_PROTOCOL, "melt_temperature_K": 0}}, "melt_temperature_K"),
+        ({"protocol": {**TINY_PROTOCOL, "target_atoms": 0}}, "target_atoms"),
+        ({"protocol": {**TINY_PROTOCOL, "density_g_cm3": 12.0}}, "cannot pack"),
+        ({"engine": {"name": "lammps", "potential": "nope"}}, "unknown potential 'nope'"),
+        ({"engine": {"name": "lammps", "timestep_fs": -1}}, "timestep_fs"),
+        ({"compositions": []}, "no compositions"),
+    ],
+)
+def test_bad_input_one_line_error_and_nothing_written(tmp_path, capsys, fields, message):
+    path = write_campaign(tmp_path, **fields)
+    code = main(["run", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert err.strip().count("\n") == 0  # one line, no traceback
+    assert "Traceback" not in err
+    assert not (tmp_path / "db").exists()
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unreadable_store_path(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    path = write_campaign(tmp_path)
+    (tmp_path / "store.yaml").write_text(f"type: embedded\npath: {blocker / 'db'}\n")
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_missing_campaign_file(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.yaml")]) == 2
+    assert "cannot read campaign file" in capsys.readouterr().err
+
+
+def test_version_and_help():
+    out = subprocess.run([sys.executable, "-m", "amorphdb.cli", "--version"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.startswith("amorphdb ")
+    out = subprocess.run([sys.executable, "-m", "amorphdb.cli", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "run" in out
+
+
+@pytest.mark.slow
+def test_tiny_campaign_end_to_end(tmp_path, capsys):
+    """A real (tiny) campaign: documents per temperature and an Arrhenius fit for Li."""
+    path = write_campaign(tmp_path)
+    assert main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Li2Si2O5" in out and "5000 (melt)" in out
+    db = open_database(tmp_path / "store.yaml")
+    docs = db.find(campaign="tiny", sort="temperature_K")
+    assert [d.temperature_K for d in docs] == [1500, 2500, 3500, 5000]
+    for doc in docs:
+        assert doc.nsites == 36 and doc.formula_reduced == "Li2Si2O5"
+        assert set(doc.diffusion) == {"Li", "O", "Si"}
+        assert doc.trajectory is not None and doc.provenance.engine == "lammps"
+        assert 1.0 < doc.density_g_cm3 < 3.0
+    # Li diffuses faster when hotter (liquid regime, T >= 1500 K)
+    d_li = [doc.diffusion["Li"].D_cm2_s for doc in docs]
+    assert d_li[0] < d_li[-1]
+    # the trajectory of a result loads back from the blob store
+    traj = db.get_trajectory(docs[0])
+    assert traj.n_atoms == 36 and traj.n_frames == 3000 // 10 + 1
+    arr = db.find_arrhenius(campaign="tiny", species="Li")
+    assert len(arr) == 1
+    assert arr[0].Ea_eV is None or arr[0].Ea_eV > 0
+    state = db.get_campaign("tiny", "Li2Si2O5")
+    assert state.state == "completed"
+    # running the same campaign again does not duplicate documents
+    assert main(["run", str(path)]) == 0
+    assert db.count(campaign="tiny") == 4
