@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from pymatgen.core import Structure
@@ -301,3 +302,17 @@ def test_bad_queries_one_line(populated, kwargs, error, match):
     with pytest.raises(error, match=match) as info:
         populated.to_dataframe(**kwargs)
     assert "\n" not in str(info.value)
+
+
+def test_structure_kept_apart_and_replaced_with_its_result(db):
+    db.upsert_amorphous(make_amorphous(seed=1))
+    stored = db._coll("amorphous").find_one({})
+    assert "structure" not in stored and stored["structure_id"].startswith(stored["_id"] + "|")
+    first = db.get_structure(stored["_id"])
+    # same numbers, different final structure: a new result, the old structure is removed
+    assert db.upsert_amorphous(make_amorphous(seed=2)) == "replaced"
+    second = db.get_structure(db.find()[0])
+    assert not np.allclose(first.frac_coords, second.frac_coords)
+    assert db._coll("structures").count_documents({}) == 1
+    (doc,) = db.find(with_structures=True)
+    assert doc.get_structure() == second

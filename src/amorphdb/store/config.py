@@ -64,6 +64,11 @@ class CollectionNames(BaseModel):
     amorphous: str = Field("amorphous", description="one summary per composition x temperature")
     arrhenius: str = Field("arrhenius", description="one Arrhenius fit per composition x species")
     campaigns: str = Field("campaigns", description="per-composition state and attempts")
+    structures: str = Field(
+        "structures",
+        description="final structures of the amorphous summaries (kept apart "
+        "so summary queries stay fast)",
+    )
 
 
 class StoreConfig(BaseModel):

@@ -21,6 +21,8 @@ an interrupted write leaves either the old or the new document, never a half one
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -96,7 +98,8 @@ DUPLICATE_KEY_ERRORS = _duplicate_key_errors()
 
 def _content(doc: dict[str, Any]) -> dict[str, Any]:
     """Document content without timestamps/_id (for "same result?" comparisons)."""
-    return {k: v for k, v in doc.items() if k not in (*_TIMESTAMPS, "_id", "revision")}
+    skip = (*_TIMESTAMPS, "_id", "revision", "structure")  # structure: compared by structure_id
+    return {k: v for k, v in doc.items() if k not in skip}
 
 
 class AmorphousDB:
@@ -119,6 +122,7 @@ class AmorphousDB:
         self.amorphous_store = config.make_store(names.amorphous)
         self.arrhenius_store = config.make_store(names.arrhenius)
         self.campaigns_store = config.make_store(names.campaigns)
+        self.structures_store = config.make_store(names.structures)
         self._job_store: JobStore | None = None
         self._connected = False
 
@@ -165,7 +169,12 @@ class AmorphousDB:
         self.close()
 
     def _stores(self):
-        return (self.amorphous_store, self.arrhenius_store, self.campaigns_store)
+        return (
+            self.amorphous_store,
+            self.arrhenius_store,
+            self.campaigns_store,
+            self.structures_store,
+        )
 
     def _coll(self, collection: str):
         self.connect()
@@ -173,6 +182,7 @@ class AmorphousDB:
             "amorphous": self.amorphous_store,
             "arrhenius": self.arrhenius_store,
             "campaigns": self.campaigns_store,
+            "structures": self.structures_store,
         }[collection]
         return store._collection  # the pymongo(-compatible) Collection
 
@@ -215,9 +225,11 @@ class AmorphousDB:
         coll = self._coll(doc.collection)
         new = doc.to_mongo()
         key = new["_id"]
+        structure = _split_structure(new)
         for _ in range(5):
             old = coll.find_one({"_id": key})
             if old is None:
+                self._put_structure(structure)
                 try:
                     coll.insert_one(new)
                     return "inserted"
@@ -234,10 +246,21 @@ class AmorphousDB:
             guard: dict[str, Any] = {"_id": key}
             if new["state"] != completed:
                 guard["state"] = {"$ne": completed}  # re-checked atomically by the server
+            self._put_structure(structure)
             result = coll.replace_one(guard, new)
             if result.matched_count == 1:
+                stale = old.get("structure_id")
+                if stale and stale != new.get("structure_id"):
+                    self._coll("structures").delete_one({"_id": stale})
                 return "replaced"
         raise StoreError(f"could not write {doc.collection} document {key} (concurrent writers)")
+
+    def _put_structure(self, structure: dict[str, Any] | None) -> None:
+        """Insert a structure document (its _id contains a content hash: never replaced)."""
+        if structure is None:
+            return
+        with contextlib.suppress(*DUPLICATE_KEY_ERRORS):  # the same structure is stored
+            self._coll("structures").insert_one(structure)
 
     def upsert_amorphous(self, doc: AmorphousDoc | dict[str, Any]) -> str:
         """Store a per-temperature summary; see the module docstring for the rules.
@@ -268,16 +291,22 @@ class AmorphousDB:
         coll = self._coll("amorphous")
         keys = [d.key() for d in docs]
         existing = {d["_id"] for d in coll.find({"_id": {"$in": keys}}, {"_id": 1})}
-        fresh, seen = [], set()
+        fresh, structures, seen = [], [], set()
         written = 0
         for doc, key in zip(docs, keys, strict=True):
             if key in existing or key in seen:
                 written += self._upsert(doc) in ("inserted", "replaced")
             else:
                 seen.add(key)
-                fresh.append(doc.to_mongo())
+                new = doc.to_mongo()
+                structure = _split_structure(new)
+                if structure is not None:
+                    structures.append(structure)
+                fresh.append(new)
         if fresh:
             try:
+                for structure in structures:
+                    self._put_structure(structure)
                 coll.insert_many(fresh, ordered=True)
                 written += len(fresh)
             except DUPLICATE_KEY_ERRORS:  # a concurrent writer got there first
@@ -475,13 +504,39 @@ class AmorphousDB:
         *,
         sort: str | list[str] | None = None,
         limit: int = 0,
+        with_structures: bool = False,
         **filters: Any,
     ) -> list[AmorphousDoc]:
-        """Summaries matching the filters as :class:`AmorphousDoc` (see :class:`AmorphousQuery`)."""
-        return [
+        """Summaries matching the filters as :class:`AmorphousDoc` (see :class:`AmorphousQuery`).
+
+        Final structures live in the ``structures`` collection; ``with_structures=True``
+        loads them into ``doc.structure`` (one more query).
+        """
+        docs = [
             AmorphousDoc.from_mongo(d)
             for d in self.find_raw(query, sort=sort, limit=limit, **filters)
         ]
+        if with_structures:
+            self._attach_structures(docs)
+        return docs
+
+    def _attach_structures(self, docs: list[AmorphousDoc]) -> None:
+        ids = [d.structure_id for d in docs if d.structure_id and d.structure is None]
+        if not ids:
+            return
+        found = {
+            s["_id"]: s["structure"] for s in self._coll("structures").find({"_id": {"$in": ids}})
+        }
+        for doc in docs:
+            if doc.structure is None and doc.structure_id in found:
+                doc.structure = found[doc.structure_id]
+
+    def get_structure(self, doc: AmorphousDoc | str) -> Structure | None:
+        """Final structure of a result (a document or its key), None if none was stored."""
+        doc = self._resolve_one(doc)
+        if doc.structure is None:
+            self._attach_structures([doc])
+        return doc.get_structure()
 
     def count(self, query: AmorphousQuery | None = None, **filters: Any) -> int:
         """Number of summaries matching the filters."""
@@ -498,7 +553,7 @@ class AmorphousDB:
     ) -> list[tuple[AmorphousDoc, Structure]]:
         """(summary, final pymatgen ``Structure``) pairs for results that have one."""
         out = []
-        for doc in self.find(query, limit=limit, **filters):
+        for doc in self.find(query, limit=limit, with_structures=True, **filters):
             structure = doc.get_structure()
             if structure is not None:
                 out.append((doc, structure))
@@ -683,6 +738,22 @@ class AmorphousDB:
             "campaigns_by_state": dict(camp_state.most_common()),
             "address": self.config.address,
         }
+
+
+def _split_structure(new: dict[str, Any]) -> dict[str, Any] | None:
+    """Move ``structure`` out of a stored summary into its own document.
+
+    Summaries stay ~1 kB instead of ~20 kB for 100 atoms: montydb decodes every document
+    on every query (no indexes), so this keeps embedded queries ~15x faster. The structure
+    document's _id is ``<key>|<content hash>``: identical structures are stored once, and
+    ``structure_id`` changes exactly when the structure does (so idempotency compares it).
+    """
+    structure = new.pop("structure", None)
+    if structure is None:
+        return None
+    blob = json.dumps(structure, sort_keys=True, default=str).encode()
+    new["structure_id"] = f"{new['_id']}|{hashlib.sha1(blob).hexdigest()[:16]}"
+    return {"_id": new["structure_id"], "key": new["_id"], "structure": structure}
 
 
 def _wants_ea(fields: list[str]) -> bool:

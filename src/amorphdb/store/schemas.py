@@ -220,7 +220,12 @@ class AmorphousDoc(_Doc):
     pressure_mean_kbar: float | None = None
     pressure_std_kbar: float | None = None
     structure: dict[str, Any] | None = Field(
-        None, description="final structure, pymatgen Structure.as_dict()"
+        None,
+        description="final structure, pymatgen Structure.as_dict(); stored in the "
+        "'structures' collection (see structure_id), loaded on request",
+    )
+    structure_id: str | None = Field(
+        None, description="_id of the final structure in the 'structures' collection"
     )
     trajectory: TrajectoryRef | None = None
     job_refs: dict[str, str] = Field(

@@ -1,0 +1,259 @@
+"""Store benchmark: insert summaries and trajectories, measure sizes and query latency.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_store.py                 # full: 10 000 docs, 100 traj
+    .venv/bin/python benchmarks/bench_store.py --n-docs 1000 --n-traj 5 --n-frames 2000
+    .venv/bin/python benchmarks/bench_store.py --store configs/store-mongodb.yaml
+
+Reports documents/s for bulk insert and for idempotent one-by-one upserts, bytes per stored
+trajectory frame vs raw float32 positions, trajectory write/read times, and the latency of
+typical queries (median of repeats). Targets (issue 4): an indexed query on 10 000
+summaries < 50 ms; stored trajectories <= raw float32 size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from pymatgen.core import Lattice, Structure
+
+from amorphdb.analysis import Trajectory
+from amorphdb.store import StoreConfig
+from amorphdb.store.database import AmorphousDB
+from amorphdb.store.schemas import AmorphousDoc, ArrheniusDoc, DiffusionSummary, TrajectoryRef
+from amorphdb.store.trajectory import prepare_trajectory, raw_float32_bytes
+
+SYSTEMS = [
+    {"Li": 2, "Si": 2, "O": 5},
+    {"Li": 2, "Si": 1, "O": 3},
+    {"Li": 3, "B": 1, "O": 3},
+    {"Li": 3, "P": 1, "S": 4},
+    {"Na": 2, "Si": 2, "O": 5},
+    {"Li": 1, "Al": 1, "Si": 1, "O": 4},
+    {"Li": 2, "B": 4, "O": 7},
+    {"Li": 7, "P": 3, "S": 11},
+    {"K": 2, "Si": 2, "O": 5},
+    {"Li": 4, "Ge": 1, "S": 4},
+]
+TEMPERATURES_K = [1000, 1500, 2000, 2500, 5000]
+
+
+def summary_docs(n: int, n_atoms: int, seed: int = 0) -> list[AmorphousDoc]:
+    """``n`` distinct summaries (campaign x system x T), each with a ~n_atoms final structure."""
+    rng = np.random.default_rng(seed)
+    docs = []
+    structures = {}
+    for i in range(n):
+        system = SYSTEMS[i % len(SYSTEMS)]
+        temp = TEMPERATURES_K[(i // len(SYSTEMS)) % len(TEMPERATURES_K)]
+        campaign = f"bench{i // (len(SYSTEMS) * len(TEMPERATURES_K))}"
+        key = tuple(system.items())
+        if key not in structures:
+            per_fu = sum(system.values())
+            nfu = max(1, round(n_atoms / per_fu))
+            species = [el for el, c in system.items() for _ in range(c * nfu)]
+            structures[key] = Structure(Lattice.cubic(10.0), species, rng.random((len(species), 3)))
+        structure = structures[key]
+        diffusion = {}
+        for el in system:
+            if el in ("Li", "Na", "K"):
+                d = float(10 ** rng.uniform(-8, -4))
+                diffusion[el] = DiffusionSummary(
+                    D_cm2_s=d, D_std_cm2_s=0.1 * d, fit_window_ps=(2.0, 20.0), method="bench"
+                )
+        docs.append(
+            AmorphousDoc.from_structure(
+                structure,
+                campaign=campaign,
+                temperature_K=temp,
+                protocol_hash="bench",
+                energy_per_atom_eV=float(rng.normal(-7, 0.5)),
+                pressure_mean_kbar=float(rng.normal(0, 2)),
+                pressure_std_kbar=3.0,
+                diffusion=diffusion,
+                density_g_cm3=float(rng.uniform(1.8, 3.0)),
+            )
+        )
+    return docs
+
+
+def md_positions(n_atoms: int, n_frames: int, box_A: float, seed: int) -> np.ndarray:
+    """Wrapped random-walk positions (0.05 Å rms per frame and axis), float32, Å."""
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0, box_A, (n_atoms, 3)).astype(np.float64)
+    out = np.empty((n_frames, n_atoms, 3), dtype=np.float32)
+    for i in range(n_frames):  # avoids a float64 (n_frames, n_atoms, 3) temporary
+        pos += rng.normal(0.0, 0.05, (n_atoms, 3))
+        out[i] = pos % box_A
+    return out
+
+
+def timed(fn, repeats: int = 5) -> tuple[float, object]:
+    """Median wall time (ms) of ``fn()`` and its last result."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-docs", type=int, default=10_000)
+    parser.add_argument("--n-upsert", type=int, default=200, help="one-by-one upserts timed")
+    parser.add_argument("--n-atoms", type=int, default=100)
+    parser.add_argument("--n-traj", type=int, default=100)
+    parser.add_argument("--n-frames", type=int, default=10_000)
+    parser.add_argument("--store", default=None, help="store YAML (default: temp embedded)")
+    parser.add_argument("--json", default=None, help="write the results here as JSON")
+    args = parser.parse_args(argv)
+
+    tmp = tempfile.mkdtemp(prefix="bench-store-")
+    config = StoreConfig.resolve(args.store) if args.store else StoreConfig(path=Path(tmp) / "db")
+    results: dict = {"backend": config.type.value, "address": config.address, "args": vars(args)}
+    db = AmorphousDB.from_config(config)
+    print(f"store: {config.type.value} at {config.address}", flush=True)
+
+    # ---------------------------------------------------------------- summaries
+    t0 = time.perf_counter()
+    docs = summary_docs(args.n_docs, args.n_atoms)
+    results["build_docs_s"] = time.perf_counter() - t0
+    size = len(json.dumps(docs[0].to_mongo(), default=str))
+    results["summary_doc_bytes_json"] = size
+    t0 = time.perf_counter()
+    batch = 1000
+    for i in range(0, len(docs), batch):
+        db.insert_many_amorphous(docs[i : i + batch])
+    dt = time.perf_counter() - t0
+    results["bulk_insert_docs_per_s"] = len(docs) / dt
+    print(f"bulk insert: {len(docs)} summaries ({size} B JSON each) in {dt:.1f} s "
+          f"= {len(docs) / dt:.0f} docs/s", flush=True)  # fmt: skip
+    # idempotent one-by-one upserts of already-stored docs (each: lookup + compare)
+    n_up = min(args.n_upsert, len(docs))
+    t0 = time.perf_counter()
+    outcomes = [db.upsert_amorphous(d) for d in docs[:n_up]]
+    dt = time.perf_counter() - t0
+    assert set(outcomes) == {"unchanged"}, set(outcomes)
+    results["upsert_unchanged_docs_per_s"] = n_up / dt
+    print(f"re-upsert of {n_up} stored docs (idempotent, unchanged): {n_up / dt:.1f} docs/s",
+          flush=True)  # fmt: skip
+    # fresh one-by-one upserts
+    extra = summary_docs(n_up, args.n_atoms, seed=1)
+    for d in extra:
+        d.campaign = "bench-upsert"
+    t0 = time.perf_counter()
+    outcomes = [db.upsert_amorphous(d) for d in extra]
+    dt = time.perf_counter() - t0
+    assert set(outcomes) == {"inserted"}, set(outcomes)
+    results["upsert_new_docs_per_s"] = n_up / dt
+    print(f"upsert of {n_up} new docs one by one: {n_up / dt:.1f} docs/s", flush=True)
+    for i in range(10):
+        db.upsert_arrhenius(
+            ArrheniusDoc(
+                campaign="bench0",
+                formula="".join(f"{k}{v}" for k, v in SYSTEMS[i].items()),
+                species="Li" if "Li" in SYSTEMS[i] else next(iter(SYSTEMS[i])),
+                Ea_eV=0.2 + 0.1 * i,
+                temperatures_K=[1000, 1500, 2000, 2500],
+            )
+        )
+
+    # ---------------------------------------------------------------- queries
+    total = db.count()
+    queries = {
+        "by key (_id)": lambda: db.get(docs[1234 % len(docs)].key()),
+        "chemsys=Li-P-S": lambda: db.find_raw(chemsys="Li-P-S", projection=["_id"]),
+        "elements all Li,O & T=1000": lambda: db.find_raw(
+            elements=["Li", "O"], temperature_K=1000, projection=["_id"]
+        ),
+        "D_Li >= 1e-5": lambda: db.find_raw(D={"Li": (1e-5, None)}, projection=["_id"]),
+        "density 2.2-2.5, limit 20": lambda: db.find_raw(
+            density_g_cm3=(2.2, 2.5), limit=20, projection=["_id"]
+        ),
+        "formula+T, full docs": lambda: db.find(formula="Li3PS4", temperature_K=1500),
+        "Ea <= 0.5 (join)": lambda: db.find_raw(Ea_eV=(None, None, 0.5), projection=["_id"]),
+        "count all": lambda: db.count(),
+    }
+    results["queries_ms"] = {}
+    print(f"queries on {total} summaries (median of 5):", flush=True)
+    for name, fn in queries.items():
+        ms, res = timed(lambda fn=fn: list(r) if hasattr(r := fn(), "__next__") else r)
+        n = len(res) if isinstance(res, list) else res
+        n = 1 if isinstance(n, AmorphousDoc) else n
+        results["queries_ms"][name] = {"ms": ms, "n": n}
+        print(f"  {name:32s} {ms:9.1f} ms  ({n} hits)", flush=True)
+
+    # ---------------------------------------------------------------- trajectories
+    if args.n_traj:
+        from jobflow import Flow, job, run_locally
+
+        js = db.job_store
+        box = 11.5 * (args.n_atoms / 100) ** (1 / 3)
+        write_s, stored_bytes, raw_bytes, frames = [], 0, 0, 0
+        uuids = []
+        print(f"trajectories: {args.n_traj} x ({args.n_atoms} atoms x {args.n_frames} frames)",
+              flush=True)  # fmt: skip
+        for i in range(args.n_traj):
+            pos = md_positions(args.n_atoms, args.n_frames, box, seed=100 + i)
+            traj = Trajectory(["Li"] * args.n_atoms, pos, np.eye(3) * box, 10.0)
+            stored = prepare_trajectory(traj)
+            encoded = stored.as_dict()
+            stored_bytes += len(json.dumps(encoded))
+            raw_bytes += raw_float32_bytes(traj)
+            frames += traj.n_frames
+
+            @job(data="trajectory", name="bench_md")
+            def md(stored=stored):
+                return {"trajectory": stored}
+
+            j = md()
+            uuids.append(j.uuid)
+            t0 = time.perf_counter()
+            run_locally(Flow([j]), store=js, log=False, root_dir=tmp)
+            write_s.append(time.perf_counter() - t0)
+            print(f"  stored {i + 1}/{args.n_traj} in {write_s[-1]:.2f} s", flush=True)
+        doc = docs[0].model_copy(update={"trajectory": TrajectoryRef(job_uuid=uuids[-1])})
+        db.upsert_amorphous(doc)
+        read_ms, loaded = timed(lambda: db.get_trajectory(doc), repeats=3)
+        assert loaded.n_frames == args.n_frames
+        results["trajectory"] = {
+            "bytes_per_frame_stored": stored_bytes / frames,
+            "bytes_per_frame_raw_float32": raw_bytes / frames,
+            "ratio_stored_to_raw": stored_bytes / raw_bytes,
+            "write_s_first": write_s[0],
+            "write_s_last": write_s[-1],
+            "write_s_mean": statistics.mean(write_s),
+            "read_ms_last": read_ms,
+        }
+        t = results["trajectory"]
+        print(
+            f"  bytes/frame stored {t['bytes_per_frame_stored']:.0f} vs raw float32 "
+            f"{t['bytes_per_frame_raw_float32']:.0f} (ratio {t['ratio_stored_to_raw']:.3f})"
+        )
+        print(f"  write: first {t['write_s_first']:.2f} s, last {t['write_s_last']:.2f} s, "
+              f"mean {t['write_s_mean']:.2f} s; read one back: {read_ms:.0f} ms")  # fmt: skip
+    folder = config.path if config.type.value == "embedded" else None
+    if folder is not None:
+        results["disk_bytes"] = sum(
+            f.stat().st_size for f in Path(folder).rglob("*") if f.is_file()
+        )
+        print(f"store on disk: {results['disk_bytes'] / 1e6:.1f} MB")
+    db.close()
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    main(sys.argv[1:])
