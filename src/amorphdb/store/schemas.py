@@ -155,6 +155,10 @@ class _Doc(BaseModel):
             data = {k: v for k, v in data.items() if k != "_id" and not k.startswith("@")}
             if data.get("formula") and not data.get("formula_reduced"):
                 data["formula_reduced"] = reduced_formula(str(data["formula"]))
+            # jobflow's reference resolution decodes nested MSONables (the final
+            # structure) before validation: store them back as plain dicts
+            if hasattr(data.get("structure"), "as_dict"):
+                data["structure"] = data["structure"].as_dict()
         return data
 
     def key(self) -> str:
