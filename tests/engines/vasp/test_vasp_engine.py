@@ -136,7 +136,7 @@ def test_vasp_error_corrected_and_zbrent_not_treated_as_md(
 def test_isolated_nonconvergence_tolerated_persistent_climbs_ladder(
     psp_dir, fast_settings, tmp_path, monkeypatch
 ):
-    md = MDSettings(temperature_K=1500, n_steps=16, timestep_fs=2.0, traj_every=1, thermo_every=1)
+    md = MDSettings(temperature_K=1500, n_steps=20, timestep_fs=2.0, traj_every=1, thermo_every=1)
     control = write_control(tmp_path / "iso.json", mode="nonconverged", steps=[3, 9])
     monkeypatch.setenv("AMORPHDB_FAKE_VASP_CONTROL", str(control))
     out = _engine(fast_settings).run(tiny_cell(), md, tmp_path / "iso")
@@ -146,10 +146,11 @@ def test_isolated_nonconvergence_tolerated_persistent_climbs_ladder(
         mode="nonconverged",
         steps=list(range(4, 40)),
         bad_algos=["fast", "normal"],
+        seconds_per_step=0.1,  # so the monitor sees it mid-run (checks every 0.1 s)
     )
     monkeypatch.setenv("AMORPHDB_FAKE_VASP_CONTROL", str(control))
     out = _engine(fast_settings, electronic_window=6, electronic_min_unconverged=4).run(
         tiny_cell(), md, tmp_path / "pers"
     )
     assert [c.details["ladder_rung"] for c in out.corrections] == [0, 1]
-    assert out.extra["incar"]["ALGO"].lower() == "all" and len(out.thermo.time_fs) == 16
+    assert out.extra["incar"]["ALGO"].lower() == "all" and len(out.thermo.time_fs) == 20
