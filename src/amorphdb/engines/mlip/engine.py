@@ -76,7 +76,8 @@ class MLIPEngine(MDEngine):
 
     ``spec.potential``: ``None``/``"chgnet"`` or ``"sevennet-0"``.
     ``spec.settings``: ``recovery`` (a :class:`RecoverySettings` dict, e.g.
-    ``{"max_corrections": 3}``), ``barostat_damping_fs`` (NPT).
+    ``{"max_corrections": 3}``), ``barostat_damping_fs`` (NPT), ``threads``
+    (torch CPU threads, default 1).
     """
 
     name: ClassVar[EngineName] = EngineName.MLIP
@@ -90,12 +91,15 @@ class MLIPEngine(MDEngine):
         if spec.timestep_fs is not None:
             check_timestep(spec.timestep_fs)
         self.recovery = RecoverySettings.from_engine_settings(spec.settings)
-        unknown = set(spec.settings) - {"recovery", "barostat_damping_fs"}
+        unknown = set(spec.settings) - {"recovery", "barostat_damping_fs", "threads"}
         if unknown:
             raise ConfigError(
                 f"unknown mlip engine setting(s) {sorted(unknown)}; "
-                "allowed: recovery, barostat_damping_fs"
+                "allowed: recovery, barostat_damping_fs, threads"
             )
+        threads = spec.settings.get("threads", 1)
+        if not isinstance(threads, int) or threads < 1:
+            raise ConfigError(f"threads={threads!r} must be a positive integer (torch CPU threads)")
 
     def check_composition(self, elements: Iterable[str]) -> None:
         missing = uncovered_elements(self.model, list(elements))
@@ -172,6 +176,7 @@ class MLIPEngine(MDEngine):
                 self.model.value,
                 recovery,
                 barostat_damping_fs=self.spec.settings.get("barostat_damping_fs"),
+                threads=self.spec.settings.get("threads", 1),
             )
             run_with_custodian(
                 job,
