@@ -262,6 +262,16 @@ class AmorphousDB:
         with contextlib.suppress(*DUPLICATE_KEY_ERRORS):  # the same structure is stored
             self._coll("structures").insert_one(structure)
 
+    def _put_structures(self, structures: list[dict[str, Any]]) -> None:
+        """Insert many structure documents in one call (montydb: one SQLite transaction)."""
+        if not structures:
+            return
+        try:
+            self._coll("structures").insert_many(structures, ordered=True)
+        except DUPLICATE_KEY_ERRORS:  # left by an interrupted earlier import: go one by one
+            for structure in structures:
+                self._put_structure(structure)
+
     def upsert_amorphous(self, doc: AmorphousDoc | dict[str, Any]) -> str:
         """Store a per-temperature summary; see the module docstring for the rules.
 
@@ -305,8 +315,7 @@ class AmorphousDB:
                 fresh.append(new)
         if fresh:
             try:
-                for structure in structures:
-                    self._put_structure(structure)
+                self._put_structures(structures)
                 coll.insert_many(fresh, ordered=True)
                 written += len(fresh)
             except DUPLICATE_KEY_ERRORS:  # a concurrent writer got there first
