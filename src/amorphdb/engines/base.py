@@ -149,6 +149,20 @@ class ThermoSeries(BaseModel):
             return float("nan")
         return float(values[values.size // 2 :].mean())
 
+    def second_half_sem(self, name: str, n_blocks: int = 5) -> float:
+        """Standard error of the second-half mean, from ``n_blocks`` block averages.
+
+        Block averaging (Flyvbjerg & Petersen, J. Chem. Phys. 91 (1989) 461) accounts
+        for the serial correlation of MD samples that a plain σ/√N ignores.
+        """
+        values = np.asarray(getattr(self, name), dtype=float)
+        half = values[values.size // 2 :]
+        if half.size < 2 * n_blocks:
+            return float("nan")
+        blocks = np.array_split(half, n_blocks)
+        means = np.array([b.mean() for b in blocks])
+        return float(means.std(ddof=1) / np.sqrt(n_blocks))
+
     def second_half_std(self, name: str) -> float:
         """Standard deviation of a series over the second half of the run."""
         values = np.asarray(getattr(self, name), dtype=float)
@@ -202,6 +216,7 @@ class MDRunDocument(BaseModel):
     thermo: ThermoSeries
     mean_pressure_kbar: float
     std_pressure_kbar: float
+    sem_pressure_kbar: float = float("nan")
     mean_temperature_K: float
     mean_potential_energy_eV_per_atom: float
     volume_A3: float
@@ -236,6 +251,7 @@ def make_run_document(
         thermo=thermo,
         mean_pressure_kbar=thermo.second_half_mean("pressure_kbar"),
         std_pressure_kbar=thermo.second_half_std("pressure_kbar"),
+        sem_pressure_kbar=thermo.second_half_sem("pressure_kbar"),
         mean_temperature_K=thermo.second_half_mean("temperature_K"),
         mean_potential_energy_eV_per_atom=thermo.second_half_mean("potential_energy_eV")
         / len(structure),

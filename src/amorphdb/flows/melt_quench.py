@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from jobflow import Flow, Job, Maker, job
 from pymatgen.core import Structure
 
-from amorphdb.engines import EngineSpec, get_engine
+from amorphdb.engines import EngineName, EngineSpec, get_engine
 from amorphdb.flows.md import MDMaker
 from amorphdb.flows.protocol import ProtocolSettings
 from amorphdb.flows.record import record_arrhenius, record_temperature
@@ -90,11 +90,20 @@ class MeltQuenchMaker(Maker):
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
     campaign: str = "default"
 
-    def _md(self, name: str, temperature_K: float, n_steps: int, **kw) -> MDMaker:
+    def _engine(self, stage: str) -> EngineSpec:
+        """The engine spec of a stage: VASP picks its INCAR preset by stage
+        (``equilibration``, ``melt``, ``anneal``); other engines need no hint."""
+        if EngineName(self.engine.name) is not EngineName.VASP:
+            return self.engine
+        return self.engine.model_copy(update={"settings": {**self.engine.settings, "stage": stage}})
+
+    def _md(
+        self, name: str, temperature_K: float, n_steps: int, stage: str = "anneal", **kw
+    ) -> MDMaker:
         p = self.protocol
         return MDMaker(
             name=name,
-            engine=self.engine,
+            engine=self._engine(stage),
             temperature_K=temperature_K,
             n_steps=n_steps,
             traj_every=p.traj_every,
@@ -103,17 +112,21 @@ class MeltQuenchMaker(Maker):
             **kw,
         )
 
-    def _volume(self, temperature_K: float) -> VolumeEquilibrationMaker:
+    def _volume(
+        self, temperature_K: float, start_density_g_cm3: float | None = None
+    ) -> VolumeEquilibrationMaker:
         v = self.protocol.volume
         return VolumeEquilibrationMaker(
             name=f"volume equilibration {temperature_K:g} K",
-            engine=self.engine,
+            engine=self._engine("equilibration"),
             temperature_K=temperature_K,
             n_steps=v.n_steps,
             scale_factors=list(v.scale_factors),
             pressure_tolerance_kbar=v.pressure_tolerance_kbar,
             max_iterations=v.max_iterations,
             method=v.method,
+            noise_sigmas=v.noise_sigmas,
+            start_density_g_cm3=start_density_g_cm3,
             thermo_every=self.protocol.thermo_every,
             seed=self.protocol.seed,
         )
@@ -126,13 +139,18 @@ class MeltQuenchMaker(Maker):
         """Build the flow for ``formula`` (checked against the engine first)."""
         formula = check_composition(formula, self.engine, self.protocol)
         p = self.protocol
+        start_density = (
+            p.anneal_start_density_g_cm3 or p.density_g_cm3 or estimate_density(formula)
+        )
         phash = self.protocol_hash()
         record_kw = {"campaign": self.campaign, "protocol_hash": phash}
 
         pack = pack_job(formula, p.target_atoms, p.density_g_cm3, p.packing_tolerance_A, p.seed)
         pack.name = f"pack {formula}"
         melt_volume = self._volume(p.melt_temperature_K).make(pack.output)
-        melt = self._md(f"melt {p.melt_temperature_K:g} K", p.melt_temperature_K, p.melt_steps)
+        melt = self._md(
+            f"melt {p.melt_temperature_K:g} K", p.melt_temperature_K, p.melt_steps, stage="melt"
+        )
         melt_job = melt.make(
             melt_volume.output.structure, melt_volume.output.velocities_A_per_fs
         )
@@ -159,7 +177,7 @@ class MeltQuenchMaker(Maker):
                 ).make(previous.output.structure, previous.output.final_velocities_A_per_fs)
                 jobs.append(cool)
                 previous = cool
-            volume = self._volume(temperature).make(
+            volume = self._volume(temperature, start_density).make(
                 previous.output.structure, previous.output.final_velocities_A_per_fs
             )
             production = self._md(f"anneal {temperature:g} K", temperature, p.anneal_steps).make(

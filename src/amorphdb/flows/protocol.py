@@ -35,6 +35,12 @@ class VolumeSettings(BaseModel):
     )
     pressure_tolerance_kbar: float = Field(5.0, gt=0, description="|P| below this (kbar)")
     max_iterations: int = Field(6, ge=0, description="checking runs after the first fit")
+    noise_sigmas: float = Field(
+        0.0,
+        ge=0,
+        description="also accept |P| below this many standard errors of the mean pressure "
+        "(0: MPMorph's plain tolerance)",
+    )
 
     @field_validator("scale_factors")
     @classmethod
@@ -76,6 +82,12 @@ class ProtocolSettings(BaseModel):
         description="one branch per temperature (K)",
     )
     anneal_steps: int = Field(10000, gt=0, description="MD steps of each anneal production")
+    anneal_start_density_g_cm3: float | None = Field(
+        None,
+        gt=0,
+        description="density (g/cm³) each anneal's volume search starts from; None: the "
+        "packing density. The 5000 K melt volume is far too large to start from",
+    )
     volume: VolumeSettings = Field(default_factory=VolumeSettings)
     cooling: CoolingSettings = Field(default_factory=CoolingSettings)
     traj_every: int = Field(10, gt=0, description="steps between stored frames")
