@@ -362,12 +362,15 @@ def run_part(
                 set_target_temperature(dyn, temperature_at(time_fs))
                 dyn.step()
             target = temperature_at(time_fs)
-            problem = step_problem(atoms, target, settings) if md.ensemble != Ensemble.NVE else (
-                _nve_problem(atoms, settings)
-            )
             is_frame = i % traj_every == 0 or i == n_steps
-            if problem is None and is_frame:
-                problem = frame_problem(atoms, settings)
+            # overlaps first: they explain the huge forces that come with them
+            problem = frame_problem(atoms, settings) if is_frame else None
+            if problem is None:
+                problem = (
+                    step_problem(atoms, target, settings)
+                    if md.ensemble != Ensemble.NVE
+                    else _nve_problem(atoms, settings)
+                )
             if problem is not None:
                 reason, details = problem
                 details = {**details, "time_fs": time_fs, "step_in_part": i}
