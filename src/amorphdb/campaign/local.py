@@ -1,11 +1,20 @@
 """Run a campaign on this machine: compositions in parallel worker processes.
 
 Each worker runs one composition's flow with jobflow's ``run_locally`` against an
-in-memory JobStore and sends every job document and blob back; the parent alone
-writes them into the persistent store (so any backend works, and concurrent
-workers never contend for an embedded SQLite file), then collects the summary
-documents (:meth:`AmorphousDB.build_from_job_store`) and records each
-composition's attempt. A composition that fails does not stop the others.
+in-memory JobStore and hands every job document and blob back (a pickle file in
+the composition's folder, written atomically); the parent alone writes them into
+the persistent store (so any backend works, and concurrent workers never contend
+for an embedded SQLite file), builds that composition's summary documents and
+records its attempt. A composition that fails does not stop the others; a worker
+that dies (killed, out of memory) is detected by the parent and recorded as failed
+with the signal and the last job it finished. While compositions run the parent
+refreshes their heartbeats (:mod:`amorphdb.campaign.status`), so a parent that
+dies leaves records that ``status`` shows as lost.
+
+Summaries come only from completed attempts: a failed attempt keeps its job
+documents (provenance) but not its ``record_temperature``/``record_arrhenius``
+outputs, so a rerun with other settings (another protocol hash) never leaves two
+results for one composition and temperature.
 """
 
 from __future__ import annotations
@@ -13,15 +22,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing as mp
+import os
+import pickle
+import signal
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from amorphdb.campaign.spec import CampaignSpec
+from amorphdb.campaign.status import Heartbeats
 from amorphdb.errors import AmorphdbError, ConfigError
 from amorphdb.flows import MeltQuenchMaker, check_composition
 
@@ -136,20 +148,84 @@ def run_composition(
     )
 
 
+#: job names whose outputs become summary documents
+RECORD_JOBS = ("record_temperature", "record_arrhenius")
+#: seconds between heartbeats of running compositions
+HEARTBEAT_INTERVAL_S = 5.0
+RESULT_FILE = ".amorphdb-result.pkl"
+
+
 def save_result(job_store: Any, result: CompositionResult) -> None:
-    """Write a worker's job documents and blobs into the persistent JobStore (idempotent)."""
+    """Write a worker's job documents and blobs into the persistent JobStore (idempotent).
+
+    A failed result keeps its job documents but not its record jobs (see module doc).
+    """
+    docs = result.docs
+    if not result.ok:
+        docs = [d for d in docs if d.get("name") not in RECORD_JOBS]
     if result.blobs:
         job_store.additional_stores["data"].update(result.blobs, key="blob_uuid")
-    if result.docs:
-        job_store.docs_store.update(result.docs, key=["uuid", "index"])
+    if docs:
+        job_store.docs_store.update(docs, key=["uuid", "index"])
+
+
+def build_result(db: Any, result: CompositionResult) -> dict[str, int]:
+    """Summary documents of one completed result only (no scan of the whole JobStore)."""
+    from jobflow import JobStore
+    from maggma.stores import MemoryStore
+
+    if not result.ok or not result.docs:
+        return {}
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    store.connect()
+    store.docs_store.update(
+        [d for d in result.docs if d.get("name") in RECORD_JOBS], key=["uuid", "index"]
+    )
+    return db.build_from_job_store(store)
+
+
+def attempt_settings(spec: CampaignSpec, launcher: str = "local") -> dict[str, Any]:
+    """Settings recorded with an attempt (enough to rebuild and escalate it)."""
+    return {
+        "engine": spec.engine.model_dump(mode="json"),
+        "protocol": spec.protocol.model_dump(mode="json"),
+        "protocol_hash": maker_for(spec).protocol_hash(),
+        "launcher": launcher,
+    }
+
+
+def _worker_main(spec_data: dict[str, Any], formula: str, root_dir: str, queue: Any) -> None:
+    """Worker process: run one composition, leave the result as a pickle file."""
+    result = run_composition(spec_data, formula, root_dir, queue)
+    folder = Path(root_dir) / formula
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / (RESULT_FILE + ".tmp")
+    with open(tmp, "wb") as handle:
+        pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, folder / RESULT_FILE)  # atomic: the parent sees all or nothing
+
+
+def _death_message(pid: int | None, exitcode: int | None, last_job: str | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"killed by signal {-exitcode}"
+    else:
+        how = f"exit code {exitcode}"
+    after = f" after job '{last_job}'" if last_job else " before its first job finished"
+    return f"worker process {pid} died ({how}){after}; rerun it with 'amorphdb rerun'"
 
 
 def run_campaign(
     spec: CampaignSpec,
     on_progress: Callable[[str, str], None] | None = None,
     on_result: Callable[[CompositionResult], None] | None = None,
+    formulas: list[str] | None = None,
+    specs: dict[str, CampaignSpec] | None = None,
+    attempt_info: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, CompositionResult]:
-    """Run every composition of a campaign locally and fill the database.
+    """Run compositions of a campaign locally and fill the database.
 
     Parameters
     ----------
@@ -159,6 +235,12 @@ def run_campaign(
         Called with (formula, finished job name) as jobs finish.
     on_result
         Called with each composition's result as it completes.
+    formulas
+        Compositions to run (reduced formulas); None: every composition of ``spec``.
+    specs
+        Per-composition campaign specs (escalated settings of a rerun); default ``spec``.
+    attempt_info
+        Extra settings recorded with each composition's attempt (e.g. escalation).
 
     Returns
     -------
@@ -167,55 +249,126 @@ def run_campaign(
     """
     from amorphdb.store import open_database
 
-    formulas = validate_campaign(spec)
+    if formulas is None:
+        formulas = validate_campaign(spec)
+    specs = specs or {}
+    attempt_info = attempt_info or {}
     db = open_database(spec.store_path())  # fails fast before any MD runs
     job_store = db.job_store
-    settings = {"engine": spec.engine.model_dump(mode="json"), "protocol_hash": maker_for(
-        spec).protocol_hash()}
+    heartbeats = Heartbeats(db)
+    settings = {
+        f: {**attempt_settings(specs.get(f, spec)), **attempt_info.get(f, {})} for f in formulas
+    }
     for formula in formulas:
-        db.record_attempt(spec.name, formula, "running", settings=settings, stage="submitted")
+        db.record_attempt(spec.name, formula, "running", settings=settings[formula],
+                          stage="submitted")
+        heartbeats.beat(spec.name, formula, launcher="local", stage="submitted")
     root = spec.workdir_path() / spec.name
     root.mkdir(parents=True, exist_ok=True)
-    spec_data = spec.model_dump(mode="json")
     results: dict[str, CompositionResult] = {}
+    last_job: dict[str, str] = {}
+
+    def progress(formula: str, name: str) -> None:
+        last_job[formula] = name
+        if on_progress is not None:
+            on_progress(formula, name)
 
     def finish(result: CompositionResult) -> None:
         save_result(job_store, result)
-        db.build_from_job_store(job_store)
+        build_result(db, result)
         state = "completed" if result.ok else "failed"
         db.record_attempt(
-            spec.name, result.formula, state, settings=settings, error=result.error,
-            stage=result.stage,
+            spec.name, result.formula, state, settings=settings[result.formula],
+            error=result.error, stage=result.stage,
         )
+        heartbeats.clear(spec.name, result.formula)
         result.docs, result.blobs = [], []
         results[result.formula] = result
         if on_result is not None:
             on_result(result)
 
-    workers = min(spec.workers, len(formulas))
-    if workers <= 1:
-        queue = _LocalQueue(on_progress)
-        for formula in formulas:
-            finish(run_composition(spec_data, formula, str(root), queue))
+    def data_for(formula: str) -> dict[str, Any]:
+        return specs.get(formula, spec).model_dump(mode="json")
+
+    try:
+        workers = min(spec.workers, len(formulas))
+        if workers <= 1:
+            queue = _LocalQueue(progress)
+            for formula in formulas:
+                heartbeats.beat(spec.name, formula, launcher="local", worker_pid=os.getpid(),
+                                stage="started")
+                finish(run_composition(data_for(formula), formula, str(root), queue))
+            return results
+        _run_processes(
+            formulas, workers, root, data_for, finish, progress, last_job,
+            lambda f, **kw: heartbeats.beat(spec.name, f, launcher="local", **kw),
+        )
         return results
+    finally:
+        heartbeats.close()
+        db.close()
+
+
+def _run_processes(
+    formulas: list[str],
+    workers: int,
+    root: Path,
+    data_for: Callable[[str], dict[str, Any]],
+    finish: Callable[[CompositionResult], None],
+    progress: Callable[[str, str], None],
+    last_job: dict[str, str],
+    beat: Callable[..., None],
+) -> None:
+    """One spawned process per composition, at most ``workers`` at a time."""
     ctx = mp.get_context("spawn")  # fork is unsafe with threads (torch, pymongo)
-    with ctx.Manager() as manager:
-        queue = manager.Queue()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {
-                pool.submit(run_composition, spec_data, f, str(root), queue): f for f in formulas
-            }
-            pending = set(futures)
-            while pending:
-                _drain(queue, on_progress)
-                done = [f for f in pending if f.done()]
-                for future in done:
-                    pending.discard(future)
-                    finish(future.result())
-                if pending:
-                    time.sleep(0.2)
-        _drain(queue, on_progress)
-    return results
+    queue = ctx.Queue()
+    waiting = list(formulas)
+    running: dict[str, Any] = {}
+    last_beat = 0.0
+    try:
+        while waiting or running:
+            while waiting and len(running) < workers:
+                formula = waiting.pop(0)
+                result_file = root / formula / RESULT_FILE
+                result_file.unlink(missing_ok=True)
+                proc = ctx.Process(
+                    target=_worker_main, args=(data_for(formula), formula, str(root), queue),
+                    name=f"amorphdb-{formula}",
+                )
+                proc.start()
+                running[formula] = proc
+                beat(formula, worker_pid=proc.pid, stage="started")
+            _drain(queue, progress)
+            for formula, proc in list(running.items()):
+                if proc.is_alive():
+                    continue
+                proc.join()
+                _drain(queue, progress)
+                del running[formula]
+                result_file = root / formula / RESULT_FILE
+                if result_file.exists():
+                    with open(result_file, "rb") as handle:
+                        result = pickle.load(handle)
+                    result_file.unlink()
+                else:
+                    result = CompositionResult(
+                        formula=formula, ok=False, stage=last_job.get(formula),
+                        error=_death_message(proc.pid, proc.exitcode, last_job.get(formula)),
+                    )
+                finish(result)
+            now = time.monotonic()
+            if running and now - last_beat > HEARTBEAT_INTERVAL_S:
+                for formula, proc in running.items():
+                    beat(formula, worker_pid=proc.pid, stage=last_job.get(formula))
+                last_beat = now
+            if running:
+                time.sleep(0.2)
+    finally:
+        for proc in running.values():  # interrupted: do not leave orphans behind
+            with contextlib.suppress(Exception):
+                proc.terminate()
+                proc.join(5)
+        _drain(queue, progress)
 
 
 def _drain(queue: Any, on_progress: Callable[[str, str], None] | None) -> None:
@@ -229,7 +382,7 @@ def _drain(queue: Any, on_progress: Callable[[str, str], None] | None) -> None:
 
 
 class _LocalQueue:
-    """Same interface as a manager queue, calling the progress callback directly."""
+    """Same interface as a process queue, calling the progress callback directly."""
 
     def __init__(self, on_progress: Callable[[str, str], None] | None) -> None:
         self.on_progress = on_progress

@@ -12,6 +12,8 @@ MPMorph protocol (:mod:`amorphdb.flows.protocol`). Example::
     protocol: {target_atoms: 100, anneal_temperatures_K: [1000, 1500, 2000, 2500]}
     store: null          # embedded store in ./amorphdb-data, or a store YAML file
     workers: 2
+
+Every field, its default and meaning: ``docs/campaign.md``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from amorphdb.campaign.chemspace import ChemicalSpace, read_compositions_csv
 from amorphdb.engines import EngineSpec
 from amorphdb.errors import ConfigError
 from amorphdb.flows.protocol import ProtocolSettings
@@ -56,6 +59,36 @@ class PseudoBinary(BaseModel):
         return pseudo_binary(self.a, self.b, xs)
 
 
+class FireWorksSettings(BaseModel):
+    """FireWorks launcher: the LaunchPad file (``my_launchpad.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    launchpad_file: str | None = Field(
+        None, description="LaunchPad YAML; None: $FW_CONFIG_FILE's LAUNCHPAD_LOC or "
+        "./my_launchpad.yaml or ~/.fireworks/my_launchpad.yaml"
+    )
+
+
+class JobflowRemoteSettings(BaseModel):
+    """jobflow-remote launcher: project and worker per stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project: str | None = Field(None, description="project name; None: the default project")
+    worker: str | None = Field(None, description="default worker; None: the project's first")
+    workers: dict[str, str] = Field(default_factory=dict, description="stage -> worker")
+
+
+class LauncherSettings(BaseModel):
+    """Settings of the distributed launchers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fireworks: FireWorksSettings = Field(default_factory=FireWorksSettings)
+    jobflow_remote: JobflowRemoteSettings = Field(default_factory=JobflowRemoteSettings)
+
+
 class CampaignSpec(BaseModel):
     """A melt–quench campaign.
 
@@ -78,6 +111,22 @@ class CampaignSpec(BaseModel):
         Compositions run in parallel by the local runner.
     workdir
         Folder for the MD runs' files (relative to the campaign file's folder).
+    compositions_csv
+        CSV file with a ``formula`` column (relative to the campaign file's folder).
+    enumerate
+        Chemical spaces to enumerate (:class:`~amorphdb.campaign.chemspace.ChemicalSpace`).
+    max_attempts
+        Attempts per composition before ``rerun`` leaves it failed for good.
+    heartbeat_timeout_s
+        A running composition whose heartbeat is older than this (s) is shown as lost.
+    cost_per_atom_step_core_s
+        Cost used by the dry run's core-hour estimate (None: the engine's default,
+        :mod:`amorphdb.campaign.cost`).
+    resources
+        Per-stage resources for the FireWorks / jobflow-remote launchers
+        (see :mod:`amorphdb.campaign.resources`).
+    launchers
+        Launcher settings (LaunchPad file, jobflow-remote project and workers).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -90,6 +139,13 @@ class CampaignSpec(BaseModel):
     store: str | None = None
     workers: int = Field(1, ge=1, le=256)
     workdir: str = "amorphdb-runs"
+    compositions_csv: str | None = None
+    enumerate: list[ChemicalSpace] = Field(default_factory=list)
+    max_attempts: int = Field(3, ge=1, le=100)
+    heartbeat_timeout_s: float = Field(600.0, gt=0)
+    cost_per_atom_step_core_s: float | None = Field(None, gt=0)
+    resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    launchers: LauncherSettings = Field(default_factory=lambda: LauncherSettings())
     source: str | None = Field(None, exclude=True)
 
     @field_validator("compositions")
@@ -104,10 +160,21 @@ class CampaignSpec(BaseModel):
         seen: dict[str, None] = {}
         for formula in self.compositions:
             seen.setdefault(parse_composition(formula).reduced_formula, None)
+        if self.compositions_csv:
+            for formula in read_compositions_csv(self.resolve(self.compositions_csv)):
+                seen.setdefault(parse_composition(formula).reduced_formula, None)
         for join in self.pseudo_binaries:
             for formula in join.formulas():
                 seen.setdefault(formula, None)
+        for space in self.enumerate:
+            for formula in space.formulas():
+                seen.setdefault(formula, None)
         return list(seen)
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path of the campaign, resolved against the campaign file's folder."""
+        path = Path(path).expanduser()
+        return path if path.is_absolute() else self.base_dir() / path
 
     def base_dir(self) -> Path:
         """Folder that relative paths of the campaign are relative to."""
@@ -163,5 +230,8 @@ def campaign_from_dict(data: dict[str, Any], source: str | None = None) -> Campa
     except ValidationError as exc:
         raise ConfigError(f"invalid campaign: {_first_error(exc)}") from exc
     if not spec.formulas():
-        raise ConfigError("campaign has no compositions; add 'compositions' or 'pseudo_binaries'")
+        raise ConfigError(
+            "campaign has no compositions; add 'compositions', 'compositions_csv', "
+            "'pseudo_binaries' or 'enumerate'"
+        )
     return spec

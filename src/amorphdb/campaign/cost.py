@@ -1,0 +1,95 @@
+"""Estimated cost of a campaign: MD steps × atoms × core-seconds per atom-step.
+
+The cost per atom-step is a rough, engine-level number (override it with the
+campaign field ``cost_per_atom_step_core_s``):
+
+========  ===================  ==================================================
+engine    core-s / atom-step   source
+========  ===================  ==================================================
+lammps    2e-5                 measured here: the tiny test campaign (36 atoms,
+                               Pedone 2006 Buckingham + Coulomb/PPPM, 1 core);
+                               bigger cells are cheaper per atom
+mlip      2e-3                 CHGNet on one CPU core, ~100 atoms (order of
+                               magnitude; a GPU is ~50× cheaper)
+vasp      10                   AIMD, Γ-point PBE, ~100 atoms, ~30 s per ionic step
+                               on 32 cores (MPMorph-size cells, order of magnitude)
+========  ===================  ==================================================
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from amorphdb.engines import EngineName
+from amorphdb.flows.protocol import ProtocolSettings
+
+#: core-seconds per atom per MD step, by engine (see the module docstring)
+COST_PER_ATOM_STEP_CORE_S: dict[EngineName, float] = {
+    EngineName.LAMMPS: 2e-5,
+    EngineName.MLIP: 2e-3,
+    EngineName.VASP: 10.0,
+}
+
+#: checking runs assumed per volume search after the first fit (typical: 1–2)
+EXPECTED_VOLUME_CHECKS = 2
+
+
+def steps_per_composition(protocol: ProtocolSettings) -> int:
+    """MD steps of one composition's flow (volume scans, melt, cooling, anneals).
+
+    The volume search is counted with its first scan plus
+    ``min(max_iterations, EXPECTED_VOLUME_CHECKS)`` checking runs per temperature.
+    """
+    p = protocol
+    n_temps = 1 + len(p.anneal_temperatures_K)
+    checks = min(p.volume.max_iterations, EXPECTED_VOLUME_CHECKS)
+    volume = n_temps * (len(p.volume.scale_factors) + checks) * p.volume.n_steps
+    production = p.melt_steps + len(p.anneal_temperatures_K) * p.anneal_steps
+    cooling = 0
+    if p.cooling.method == "linear":
+        cooling = len(p.anneal_temperatures_K) * p.cooling.n_steps
+    elif p.cooling.method == "stepwise":
+        cooling = p.cooling.n_steps * sum(
+            max(1, math.ceil((p.melt_temperature_K - t) / p.cooling.step_K))
+            for t in p.anneal_temperatures_K
+        )
+    return volume + production + cooling
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """Estimated cost of some compositions."""
+
+    n_compositions: int
+    steps_per_composition: int
+    atoms_per_composition: int
+    cost_per_atom_step_core_s: float
+
+    @property
+    def atom_steps(self) -> float:
+        """Total atom-steps."""
+        return float(self.n_compositions * self.steps_per_composition * self.atoms_per_composition)
+
+    @property
+    def core_hours(self) -> float:
+        """Estimated core-hours."""
+        return self.atom_steps * self.cost_per_atom_step_core_s / 3600.0
+
+
+def estimate_cost(
+    n_compositions: int,
+    protocol: ProtocolSettings,
+    engine: EngineName | str,
+    cost_per_atom_step_core_s: float | None = None,
+) -> CostEstimate:
+    """Core-hours of ``n_compositions`` with ``protocol`` on ``engine``."""
+    cost = cost_per_atom_step_core_s
+    if cost is None:
+        cost = COST_PER_ATOM_STEP_CORE_S[EngineName(engine)]
+    return CostEstimate(
+        n_compositions=n_compositions,
+        steps_per_composition=steps_per_composition(protocol),
+        atoms_per_composition=protocol.target_atoms,
+        cost_per_atom_step_core_s=cost,
+    )

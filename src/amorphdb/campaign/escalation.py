@@ -1,0 +1,178 @@
+"""What to change before trying a failed composition again (a pure function).
+
+:func:`classify_error` maps a recorded error message (and the stage it stopped at) to
+a :class:`FailureKind`; :func:`escalate` returns the engine and protocol of the next
+attempt. The policy, per kind (``n`` = number of earlier failures of that kind):
+
+=================  ==========================================================
+packing            new packing seed; starting density × 0.9ⁿ (estimated density
+                   when none was set) — packmol fails when the cell is too full
+eos                volume scan widened: scale factors span 0.1 wider per
+                   failure (at most ±0.5), two more checking runs
+unstable_md        time step halved per failure (lost atoms, NaN, energy
+                   drift, runaway), floor 0.125 fs
+electronic (VASP)  the electronic ladder: ALGO Normal, NELM 120 → ALGO All,
+                   NELM 200 → ALGO Damped, TIME 0.4, NELM 300 (custodian's
+                   VaspErrorHandler order for unconverged SCF)
+lost               same settings (a killed job, a node failure, a dead heartbeat)
+unknown            same settings, new seed
+=================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from amorphdb.engines import EngineName, EngineSpec
+from amorphdb.flows.protocol import ProtocolSettings
+from amorphdb.flows.schedules import volume_scale_factors
+
+#: smallest time step escalation goes to (fs)
+MIN_TIMESTEP_FS = 0.125
+#: default time steps (fs) when the engine spec leaves it to the engine
+DEFAULT_TIMESTEP_FS = {EngineName.LAMMPS: 1.0, EngineName.MLIP: 1.0, EngineName.VASP: 2.0}
+#: seed offset between attempts (packmol, velocities, thermostats)
+SEED_STEP = 1009
+
+#: VASP electronic ladder (INCAR overrides), one rung per electronic failure
+ELECTRONIC_LADDER: tuple[dict[str, object], ...] = (
+    {"ALGO": "Normal", "NELM": 120},
+    {"ALGO": "All", "NELM": 200},
+    {"ALGO": "Damped", "TIME": 0.4, "NELM": 300},
+)
+
+
+class FailureKind(StrEnum):
+    """Why an attempt failed, as far as the recorded error tells."""
+
+    PACKING = "packing"
+    EOS = "eos"
+    UNSTABLE_MD = "unstable_md"
+    ELECTRONIC = "electronic"
+    LOST = "lost"
+    UNKNOWN = "unknown"
+
+
+_PATTERNS: tuple[tuple[FailureKind, re.Pattern[str]], ...] = (
+    (FailureKind.PACKING, re.compile(r"packmol|cannot pack|PackingError|packing fraction", re.I)),
+    (
+        FailureKind.ELECTRONIC,
+        re.compile(r"electronic|NELM|SCF|ZBRENT|EDDDAV|EDDRMM|ZHEGV|unconverged_electronic", re.I),
+    ),
+    (
+        FailureKind.UNSTABLE_MD,
+        re.compile(
+            r"lost atoms|out of range atoms|\bnan\b|non-numeric|energy drift|runaway|"
+            r"unstable|bond atom missing|blew up|exploded",
+            re.I,
+        ),
+    ),
+    (
+        FailureKind.EOS,
+        re.compile(r"\beos\b|birch|murnaghan|volume.*(converge|search)|pressure.*converge", re.I),
+    ),
+    (
+        FailureKind.LOST,
+        re.compile(r"worker .*(died|killed|lost)|heartbeat|SIGKILL|walltime|lost run", re.I),
+    ),
+)
+
+
+def classify_error(error: str | None, stage: str | None = None) -> FailureKind:
+    """The failure kind of a recorded error (first matching pattern; see module doc)."""
+    text = error or ""
+    for kind, pattern in _PATTERNS:
+        if pattern.search(text):
+            return kind
+    if stage and stage.startswith("pack") and not text:
+        return FailureKind.PACKING
+    return FailureKind.UNKNOWN
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Settings of the next attempt and what changed (human readable)."""
+
+    kind: FailureKind
+    engine: EngineSpec
+    protocol: ProtocolSettings
+    changes: list[str] = field(default_factory=list)
+
+
+def escalate(
+    error: str | None,
+    engine: EngineSpec,
+    protocol: ProtocolSettings,
+    previous_kinds: list[FailureKind] | tuple[FailureKind, ...] = (),
+    formula: str | None = None,
+    stage: str | None = None,
+) -> Escalation:
+    """Engine and protocol for the next attempt after a failure.
+
+    Parameters
+    ----------
+    error, stage
+        The last attempt's recorded error and stage.
+    engine, protocol
+        The settings the last attempt ran with.
+    previous_kinds
+        Failure kinds of earlier attempts (they set how far the ladder has gone).
+    formula
+        The composition (to estimate the density when the protocol leaves it open).
+
+    Returns
+    -------
+    Escalation
+        New settings; the inputs are not modified.
+    """
+    kind = classify_error(error, stage)
+    n = 1 + sum(1 for k in previous_kinds if k == kind)  # rung of this failure
+    changes: list[str] = []
+    engine_new = engine.model_copy(deep=True)
+    protocol_new = protocol.model_copy(deep=True)
+    seed = protocol.seed + SEED_STEP
+    if kind == FailureKind.PACKING:
+        density = protocol.density_g_cm3
+        if density is None and formula is not None:
+            from amorphdb.structure import estimate_density, parse_composition
+
+            density = float(estimate_density(parse_composition(formula)))
+        protocol_new = protocol_new.model_copy(update={"seed": seed})
+        changes.append(f"seed {protocol.seed} → {seed}")
+        if density is not None:
+            lower = round(density * 0.9, 4)
+            protocol_new = protocol_new.model_copy(update={"density_g_cm3": lower})
+            changes.append(f"density {density:.3f} → {lower:.3f} g/cm³")
+    elif kind == FailureKind.EOS:
+        factors = protocol.volume.scale_factors
+        half_width = max(abs(max(factors) - 1.0), abs(1.0 - min(factors)))
+        width = round(min(half_width + 0.1, 0.5), 6)  # spread must stay < 1
+        volume = protocol.volume.model_copy(
+            update={
+                "scale_factors": volume_scale_factors(max(len(factors), 3), width),
+                "max_iterations": protocol.volume.max_iterations + 2,
+            }
+        )
+        protocol_new = protocol_new.model_copy(update={"volume": volume})
+        changes.append(f"volume scan ±{half_width:.2f} → ±{width:.2f}, "
+                       f"max_iterations {protocol.volume.max_iterations} → "
+                       f"{volume.max_iterations}")
+    elif kind == FailureKind.UNSTABLE_MD:
+        old = engine.timestep_fs or DEFAULT_TIMESTEP_FS.get(engine.name, 1.0)
+        new = max(MIN_TIMESTEP_FS, old / 2)
+        engine_new = engine_new.model_copy(update={"timestep_fs": new})
+        changes.append(f"timestep {old:g} → {new:g} fs")
+    elif kind == FailureKind.ELECTRONIC and engine.name == EngineName.VASP:
+        rung = ELECTRONIC_LADDER[min(n, len(ELECTRONIC_LADDER)) - 1]
+        settings = dict(engine.settings)
+        settings["incar"] = {**dict(settings.get("incar", {})), **rung}
+        engine_new = engine_new.model_copy(update={"settings": settings})
+        changes.append("INCAR " + ", ".join(f"{k}={v}" for k, v in rung.items()))
+    elif kind == FailureKind.LOST:
+        changes.append("same settings (the run was lost, not wrong)")
+    else:
+        protocol_new = protocol_new.model_copy(update={"seed": seed})
+        changes.append(f"same settings, seed {protocol.seed} → {seed}")
+    return Escalation(kind=kind, engine=engine_new, protocol=protocol_new, changes=changes)

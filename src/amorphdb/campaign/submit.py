@@ -1,0 +1,274 @@
+"""Submit, rerun and inspect campaigns: what to run, with which settings, where.
+
+``submit`` runs (local) or queues (FireWorks, jobflow-remote) only the compositions
+with no record yet: completed and in-flight compositions are skipped, failed ones
+are left to ``rerun``, so submitting twice submits nothing new. ``rerun`` takes the
+failed and lost compositions (optionally filtered), escalates their settings from
+the last attempt's (:mod:`amorphdb.campaign.escalation`) and submits them again,
+until ``max_attempts`` attempts ended in failure — then the composition stays
+failed for good.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from amorphdb.campaign.cost import CostEstimate, estimate_cost
+from amorphdb.campaign.escalation import Escalation, classify_error, escalate
+from amorphdb.campaign.local import CompositionResult, run_campaign, validate_campaign
+from amorphdb.campaign.spec import CampaignSpec
+from amorphdb.campaign.status import LOST, NEW, CompositionStatus, campaign_status
+from amorphdb.engines import EngineSpec
+from amorphdb.errors import ConfigError
+from amorphdb.flows.protocol import ProtocolSettings
+from amorphdb.store.schemas import ResultState
+
+
+class Launcher(StrEnum):
+    """Where compositions run."""
+
+    LOCAL = "local"
+    FIREWORKS = "fireworks"
+    JOBFLOW_REMOTE = "jobflow-remote"
+
+
+def parse_launcher(name: str) -> Launcher:
+    """The launcher named ``name``; one-line :class:`ConfigError` otherwise."""
+    try:
+        return Launcher(name)
+    except ValueError:
+        known = ", ".join(x.value for x in Launcher)
+        raise ConfigError(f"unknown launcher '{name}'; use one of {known}") from None
+
+
+@dataclass
+class SubmissionPlan:
+    """What ``submit`` would do: compositions by what happens to them."""
+
+    campaign: str
+    to_submit: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    in_flight: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    cost: CostEstimate | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        cost = self.cost
+        return {
+            "campaign": self.campaign,
+            "to_submit": self.to_submit,
+            "counts": {
+                "to_submit": len(self.to_submit),
+                "completed": len(self.completed),
+                "in_flight": len(self.in_flight),
+                "failed": len(self.failed),
+            },
+            "estimate": None if cost is None else {
+                "steps_per_composition": cost.steps_per_composition,
+                "atoms_per_composition": cost.atoms_per_composition,
+                "cost_per_atom_step_core_s": cost.cost_per_atom_step_core_s,
+                "core_hours": cost.core_hours,
+            },
+        }
+
+
+def plan_submission(
+    spec: CampaignSpec, formulas: list[str], statuses: list[CompositionStatus] | None
+) -> SubmissionPlan:
+    """Sort ``formulas`` by their status (``statuses`` None: nothing recorded yet)."""
+    by_formula = {s.formula: s for s in statuses or []}
+    plan = SubmissionPlan(campaign=spec.name)
+    for formula in formulas:
+        status = by_formula.get(formula)
+        state = status.state if status is not None else NEW
+        if state == NEW:
+            plan.to_submit.append(formula)
+        elif state == ResultState.COMPLETED:
+            plan.completed.append(formula)
+        elif state in (ResultState.RUNNING, ResultState.WAITING):
+            plan.in_flight.append(formula)
+        else:  # failed or lost: rerun's job
+            plan.failed.append(formula)
+    plan.cost = estimate_cost(
+        len(plan.to_submit), spec.protocol, spec.engine.name, spec.cost_per_atom_step_core_s
+    )
+    return plan
+
+
+def dry_run(spec: CampaignSpec) -> SubmissionPlan:
+    """Plan without touching any store: every composition counts as to submit.
+
+    Validates every composition against the engine first (one error listing all).
+    """
+    return plan_submission(spec, validate_campaign(spec), None)
+
+
+def read_status(spec: CampaignSpec, db: Any) -> list[CompositionStatus]:
+    """Status of every composition of the campaign file (and any extra records)."""
+    return campaign_status(spec.name, spec.formulas(), db, spec.heartbeat_timeout_s)
+
+
+def submit(
+    spec: CampaignSpec,
+    launcher: Launcher | str = Launcher.LOCAL,
+    on_progress: Callable[[str, str], None] | None = None,
+    on_result: Callable[[CompositionResult], None] | None = None,
+) -> tuple[SubmissionPlan, dict[str, Any]]:
+    """Submit what is not completed, in flight or failed; return the plan and outcome.
+
+    Everything is checked first (compositions against the engine, the store, the
+    launcher's server): on any error nothing is submitted.
+    """
+    from amorphdb.store import open_database
+
+    launcher = parse_launcher(str(launcher))
+    formulas = validate_campaign(spec)
+    backend = _backend(spec, launcher)  # connect to the LaunchPad / project first
+    with open_database(spec.store_path()) as db:
+        plan = plan_submission(spec, formulas, read_status(spec, db))
+    if not plan.to_submit:
+        return plan, {}
+    if launcher == Launcher.LOCAL:
+        results = run_campaign(spec, on_progress, on_result, formulas=plan.to_submit)
+        return plan, results
+    return plan, backend.submit(spec, plan.to_submit)
+
+
+@dataclass
+class RerunItem:
+    """One composition selected for a rerun and its next settings."""
+
+    formula: str
+    attempt: int
+    escalation: Escalation | None
+    exhausted: bool = False
+
+
+def _last_settings(spec: CampaignSpec, doc: Any) -> tuple[EngineSpec, ProtocolSettings]:
+    """Engine and protocol of the last attempt that recorded them (else the file's)."""
+    for attempt in reversed(doc.attempts if doc is not None else []):
+        s = attempt.settings or {}
+        if "engine" in s and "protocol" in s:
+            return EngineSpec.model_validate(s["engine"]), ProtocolSettings.model_validate(
+                s["protocol"]
+            )
+    return spec.engine, spec.protocol
+
+
+def select_rerun(
+    spec: CampaignSpec,
+    db: Any,
+    formulas: list[str] | None = None,
+    error_pattern: str | None = None,
+    stage: str | None = None,
+) -> list[RerunItem]:
+    """Failed and lost compositions matching the filters, with escalated settings.
+
+    Parameters
+    ----------
+    formulas
+        Only these compositions (any notation).
+    error_pattern
+        Regular expression searched (case-insensitive) in the last error.
+    stage
+        Substring of the stage reached (``pack``, ``melt``, ``anneal``, ...).
+    """
+    from amorphdb.structure import parse_composition
+
+    if not db.find_campaigns(campaign=spec.name):
+        raise ConfigError(
+            f"campaign '{spec.name}' has no records in {db.config.address}; "
+            "submit it first ('amorphdb submit')"
+        )
+    wanted = {parse_composition(f).reduced_formula for f in formulas} if formulas else None
+    try:
+        pattern = re.compile(error_pattern, re.I) if error_pattern else None
+    except re.error as exc:
+        raise ConfigError(f"--error '{error_pattern}' is not a regular expression: {exc}") from None
+    items = []
+    for status in read_status(spec, db):
+        if status.state not in (str(ResultState.FAILED), LOST):
+            continue
+        if wanted is not None and status.formula not in wanted:
+            continue
+        if pattern is not None and not pattern.search(status.last_error or ""):
+            continue
+        if stage is not None and stage not in (status.stage or ""):
+            continue
+        doc = db.get_campaign(spec.name, status.formula)
+        failures = [a for a in doc.attempts if a.state != ResultState.COMPLETED]
+        if status.state != LOST and len(failures) >= spec.max_attempts:
+            items.append(RerunItem(status.formula, len(doc.attempts), None, exhausted=True))
+            continue
+        engine, protocol = _last_settings(spec, doc)
+        previous = [classify_error(a.error, a.stage) for a in failures[:-1]]
+        esc = escalate(status.last_error, engine, protocol, previous, status.formula,
+                       status.stage)
+        items.append(RerunItem(status.formula, len(doc.attempts) + 1, esc))
+    return items
+
+
+def rerun(
+    spec: CampaignSpec,
+    launcher: Launcher | str = Launcher.LOCAL,
+    formulas: list[str] | None = None,
+    error_pattern: str | None = None,
+    stage: str | None = None,
+    dry: bool = False,
+    on_progress: Callable[[str, str], None] | None = None,
+    on_result: Callable[[CompositionResult], None] | None = None,
+) -> tuple[list[RerunItem], dict[str, Any]]:
+    """Rerun failed/lost compositions with escalated settings (see :func:`select_rerun`).
+
+    Lost attempts are closed as failed first, so every attempt stays recorded.
+    Exhausted compositions are not run. Completed ones are never selected.
+    """
+    from amorphdb.store import open_database
+
+    launcher = parse_launcher(str(launcher))
+    backend = _backend(spec, launcher)
+    with open_database(spec.store_path()) as db:
+        items = select_rerun(spec, db, formulas, error_pattern, stage)
+        todo = [i for i in items if not i.exhausted]
+        if dry or not todo:
+            return items, {}
+        statuses = {s.formula: s for s in read_status(spec, db)}
+        for item in todo:
+            if statuses[item.formula].state == LOST:
+                db.record_attempt(spec.name, item.formula, "failed",
+                                  error=statuses[item.formula].last_error,
+                                  stage=statuses[item.formula].stage)
+    specs = {
+        i.formula: spec.model_copy(
+            update={"engine": i.escalation.engine, "protocol": i.escalation.protocol}
+        )
+        for i in todo
+    }
+    info = {
+        i.formula: {"escalation": str(i.escalation.kind), "changes": i.escalation.changes}
+        for i in todo
+    }
+    names = [i.formula for i in todo]
+    validate_campaign(spec)
+    if launcher == Launcher.LOCAL:
+        return items, run_campaign(spec, on_progress, on_result, formulas=names, specs=specs,
+                                   attempt_info=info)
+    return items, backend.submit(spec, names, specs=specs, attempt_info=info)
+
+
+def _backend(spec: CampaignSpec, launcher: Launcher) -> Any:
+    """The distributed launcher's backend, connected (fails fast), or None for local."""
+    if launcher == Launcher.LOCAL:
+        return None
+    if launcher == Launcher.FIREWORKS:
+        from amorphdb.campaign.fireworks import FireWorksLauncher
+
+        return FireWorksLauncher.connect(spec)
+    from amorphdb.campaign.jobflow_remote import JobflowRemoteLauncher
+
+    return JobflowRemoteLauncher.connect(spec)

@@ -1,0 +1,183 @@
+"""``amorphdb submit | status | rerun CAMPAIGN.yaml``: campaigns on a launcher.
+
+Thin layer over :mod:`amorphdb.campaign.submit`: ``submit`` skips completed, in-flight
+and failed compositions (so submitting twice submits nothing new), ``status`` merges
+records with heartbeats (a dead run shows as ``lost``), ``rerun`` retries failed and
+lost compositions with escalated settings.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from amorphdb.campaign import load_campaign
+from amorphdb.campaign.local import CompositionResult
+from amorphdb.campaign.spec import CampaignSpec
+from amorphdb.campaign.status import count_states
+from amorphdb.campaign.submit import dry_run, parse_launcher, read_status, rerun, submit
+
+
+def _load(campaign: Path, store: Path | None) -> CampaignSpec:
+    spec = load_campaign(campaign)
+    if store is not None:
+        spec = spec.model_copy(update={"store": str(store.resolve())})
+    return spec
+
+
+def _on_result(console: Console):
+    def on_result(result: CompositionResult) -> None:
+        if result.ok:
+            console.print(f"{result.formula}: completed in {result.seconds:.0f} s")
+        else:
+            console.print(f"[red]{result.formula} failed[/red] at {result.stage}: {result.error}")
+
+    return on_result
+
+
+def submit_command(
+    campaign: Path = typer.Argument(..., help="Campaign YAML file."),
+    launcher: str = typer.Option("local", "--launcher", "-l",
+                                 help="local, fireworks or jobflow-remote."),
+    dry: bool = typer.Option(False, "--dry-run", help="Print counts and core-hours only."),
+    store: Path | None = typer.Option(None, "--store", help="Store YAML (overrides the file)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+) -> None:
+    """Submit the compositions not yet completed, in flight or failed."""
+    launcher_enum = parse_launcher(launcher)
+    spec = _load(campaign, store)
+    console = Console(stderr=True)
+    if dry:
+        plan = dry_run(spec)
+        if as_json:
+            typer.echo(json.dumps(plan.as_dict(), indent=1))
+            return
+        cost = plan.cost
+        typer.echo(
+            f"campaign {spec.name}: {len(plan.to_submit)} composition(s) would be submitted "
+            f"with launcher {launcher_enum.value} (nothing written)"
+        )
+        typer.echo(
+            f"estimate: {cost.steps_per_composition} MD steps × {cost.atoms_per_composition} "
+            f"atoms per composition × {cost.cost_per_atom_step_core_s:g} core-s/atom-step "
+            f"({spec.engine.name.value}) = {cost.core_hours:.3g} core-hours"
+        )
+        return
+    plan, outcome = submit(spec, launcher_enum, on_result=_on_result(console))
+    summary = (
+        f"campaign {spec.name}: submitted {len(plan.to_submit)}, skipped "
+        f"{len(plan.completed)} completed, {len(plan.in_flight)} in flight, "
+        f"{len(plan.failed)} failed (use 'amorphdb rerun')"
+    )
+    if as_json:
+        typer.echo(json.dumps({**plan.as_dict(), "outcome": _jsonable(outcome)}, indent=1))
+    else:
+        typer.echo(summary)
+    failed = [r for r in outcome.values() if isinstance(r, CompositionResult) and not r.ok]
+    if failed:
+        raise typer.Exit(1)
+
+
+def _jsonable(outcome: dict) -> dict:
+    out = {}
+    for key, value in outcome.items():
+        if isinstance(value, CompositionResult):
+            out[key] = {"ok": value.ok, "error": value.error, "stage": value.stage,
+                        "seconds": value.seconds}
+        else:
+            out[key] = value
+    return out
+
+
+def _status_table(spec: CampaignSpec, statuses) -> Table:
+    counts = count_states(statuses)
+    title = f"campaign {spec.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    table = Table(title=title)
+    for column in ("formula", "state", "attempts", "stage", "last error"):
+        table.add_column(column)
+    for s in statuses:
+        table.add_row(s.formula, s.state, str(s.attempts), s.stage or "",
+                      (s.last_error or "")[:100])
+    return table
+
+
+def status_command(
+    campaign: Path = typer.Argument(..., help="Campaign YAML file."),
+    store: Path | None = typer.Option(None, "--store", help="Store YAML (overrides the file)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    watch: float = typer.Option(0.0, "--watch", help="Refresh every this many seconds."),
+) -> None:
+    """Counts by state and, per composition, stage reached and last error."""
+    from amorphdb.store import open_database
+
+    spec = _load(campaign, store)
+
+    def snapshot():
+        with open_database(spec.store_path()) as db:
+            return read_status(spec, db)
+
+    statuses = snapshot()
+    if as_json:
+        typer.echo(json.dumps({
+            "campaign": spec.name,
+            "counts": count_states(statuses),
+            "compositions": [s.as_dict() for s in statuses],
+        }, indent=1))
+        return
+    console = Console()
+    if watch <= 0:
+        console.print(_status_table(spec, statuses))
+        return
+    from rich.live import Live
+
+    with Live(_status_table(spec, statuses), console=console, refresh_per_second=1) as live:
+        try:
+            while True:
+                time.sleep(watch)
+                live.update(_status_table(spec, snapshot()))
+        except KeyboardInterrupt:
+            return
+
+
+def rerun_command(
+    campaign: Path = typer.Argument(..., help="Campaign YAML file."),
+    launcher: str = typer.Option("local", "--launcher", "-l",
+                                 help="local, fireworks or jobflow-remote."),
+    formula: list[str] = typer.Option(None, "--formula", "-f", help="Only these (repeat)."),
+    error: str | None = typer.Option(None, "--error", help="Regex on the last error."),
+    stage: str | None = typer.Option(None, "--stage", help="Substring of the stage reached."),
+    dry: bool = typer.Option(False, "--dry-run", help="Show the selection and changes only."),
+    store: Path | None = typer.Option(None, "--store", help="Store YAML (overrides the file)."),
+) -> None:
+    """Rerun failed and lost compositions with escalated settings."""
+    launcher_enum = parse_launcher(launcher)
+    spec = _load(campaign, store)
+    console = Console(stderr=True)
+    items, outcome = rerun(spec, launcher_enum, formula or None, error, stage, dry=dry,
+                           on_result=_on_result(console))
+    for item in items:
+        if item.exhausted:
+            typer.echo(f"{item.formula}: failed for good ({item.attempt} attempts, "
+                       f"max_attempts {spec.max_attempts})")
+        else:
+            changes = "; ".join(item.escalation.changes)
+            typer.echo(f"{item.formula}: attempt {item.attempt} ({item.escalation.kind}): "
+                       f"{changes}")
+    todo = [i for i in items if not i.exhausted]
+    verb = "would rerun" if dry else "reran"
+    typer.echo(f"campaign {spec.name}: {verb} {len(todo)} composition(s)")
+    failed = [r for r in outcome.values() if isinstance(r, CompositionResult) and not r.ok]
+    if failed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``submit``, ``status`` and ``rerun`` to the CLI."""
+    app.command("submit")(submit_command)
+    app.command("status")(status_command)
+    app.command("rerun")(rerun_command)
