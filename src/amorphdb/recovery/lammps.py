@@ -76,9 +76,9 @@ TEMPLATE_FILE = "template.json"
 RECOVERABLE_ERRORS: tuple[tuple[str, str], ...] = (
     ("lost_atoms", r"Lost atoms"),
     ("pppm_out_of_range", r"Out of range atoms - cannot compute PPPM"),
-    ("bond_atoms_missing", r"Bond atoms? missing|Bond/angle/dihedral extent > half"),
+    ("bond_atoms_missing", r"Bond atoms?\b.*\bmissing|Bond/angle/dihedral extent > half"),
     ("neighbor_list", r"Neighbor list overflow|Too many neighbor bins|Neighbor list .* too"),
-    ("non_numeric", r"Non-numeric (atom coords|pressure|box)|NaN|Inf"),
+    ("non_numeric", r"Non-numeric (atom coords|pressure|box)|\bNaN\b|\bInf\b"),
 )
 _ERROR_LINE = re.compile(r"^(ERROR.*|.*ERROR:.*)$", re.MULTILINE)
 
