@@ -6,8 +6,10 @@ campaign field ``cost_per_atom_step_core_s``):
 ========  ===================  ==================================================
 engine    core-s / atom-step   source
 ========  ===================  ==================================================
-lammps    2e-5                 measured here: the tiny test campaign (36 atoms,
-                               Pedone 2006 Buckingham + Coulomb/PPPM, 1 core);
+lammps    5e-5                 measured here: 12–14 s per composition of the tiny
+                               test campaign (252 000 atom-steps, 36 atoms,
+                               Pedone 2006, shared slow core, with packing and
+                               Python overhead);
                                bigger cells are cheaper per atom
 mlip      2e-3                 CHGNet on one CPU core, ~100 atoms (order of
                                magnitude; a GPU is ~50× cheaper)
@@ -26,7 +28,7 @@ from amorphdb.flows.protocol import ProtocolSettings
 
 #: core-seconds per atom per MD step, by engine (see the module docstring)
 COST_PER_ATOM_STEP_CORE_S: dict[EngineName, float] = {
-    EngineName.LAMMPS: 2e-5,
+    EngineName.LAMMPS: 5e-5,
     EngineName.MLIP: 2e-3,
     EngineName.VASP: 10.0,
 }

@@ -1,0 +1,83 @@
+"""Escalation policy: pure function of the recorded error and the last settings."""
+
+import pytest
+
+from amorphdb.campaign.escalation import (
+    ELECTRONIC_LADDER,
+    MIN_TIMESTEP_FS,
+    FailureKind,
+    classify_error,
+    escalate,
+)
+from amorphdb.engines import EngineSpec
+from amorphdb.flows.protocol import ProtocolSettings
+from amorphdb.structure import estimate_density, parse_composition
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        ("packmol failed to pack 36 atoms of Li2Si2O5 at 2.4 g/cm³ in 5 attempts", "packing"),
+        ("cannot pack 100 atoms at 9 g/cm³ with tolerance 2 Å", "packing"),
+        ("MD failed after 3 correction(s) (budget 3): ERROR: Lost atoms: original 36 current 35",
+         "unstable_md"),
+        ("VASP MD in /x failed (energy drift 0.8 eV/atom) after 2 correction(s)", "unstable_md"),
+        ("VASP MD in /x failed (unconverged electronic steps) after 1 correction(s)",
+         "electronic"),
+        ("volume search did not converge: |P| = 12 kbar after 6 checks", "eos"),
+        ("worker process 123 died (killed by SIGKILL) after job 'melt'", "lost"),
+        ("RuntimeError: something else", "unknown"),
+        (None, "unknown"),
+    ],
+)
+def test_classify(error, kind):
+    assert classify_error(error) == FailureKind(kind)
+
+
+def test_packing_new_seed_and_ten_percent_lower_density():
+    p = ProtocolSettings(seed=7)
+    esc = escalate("packmol failed to pack", EngineSpec(), p, formula="Li2Si2O5")
+    rho = float(estimate_density(parse_composition("Li2Si2O5")))
+    assert esc.protocol.seed != 7
+    assert esc.protocol.density_g_cm3 == pytest.approx(0.9 * rho, rel=1e-3)
+    again = escalate("packmol failed to pack", EngineSpec(), esc.protocol, [FailureKind.PACKING])
+    assert again.protocol.density_g_cm3 == pytest.approx(0.81 * rho, rel=1e-3)
+    assert p.density_g_cm3 is None and p.seed == 7  # inputs untouched
+
+
+def test_unstable_md_halves_timestep_down_to_floor():
+    engine = EngineSpec(name="lammps", timestep_fs=1.0)
+    steps = []
+    for _ in range(5):
+        engine = escalate("Lost atoms", engine, ProtocolSettings()).engine
+        steps.append(engine.timestep_fs)
+    assert steps == [0.5, 0.25, 0.125, MIN_TIMESTEP_FS, MIN_TIMESTEP_FS]
+
+
+def test_eos_widens_volume_scan():
+    p = ProtocolSettings()
+    esc = escalate("EOS fit did not converge", EngineSpec(), p)
+    f = esc.protocol.volume.scale_factors
+    assert min(f) == pytest.approx(0.7) and max(f) == pytest.approx(1.3)
+    assert esc.protocol.volume.max_iterations == p.volume.max_iterations + 2
+    for _ in range(5):
+        esc = escalate("EOS fit did not converge", EngineSpec(), esc.protocol)
+    assert min(esc.protocol.volume.scale_factors) == pytest.approx(0.5)  # capped
+
+
+def test_vasp_electronic_ladder_climbs_per_failure():
+    engine = EngineSpec(name="vasp", settings={"incar": {"ENCUT": 400}})
+    seen = []
+    for n in range(4):
+        esc = escalate("unconverged electronic steps", engine, ProtocolSettings(),
+                       [FailureKind.ELECTRONIC] * n)
+        seen.append(esc.engine.settings["incar"])
+    assert [s["ALGO"] for s in seen] == ["Normal", "All", "Damped", "Damped"]
+    assert all(s["ENCUT"] == 400 for s in seen)
+    assert seen[1]["NELM"] == ELECTRONIC_LADDER[1]["NELM"]
+
+
+def test_lost_run_keeps_settings_so_results_keep_their_key():
+    p, e = ProtocolSettings(), EngineSpec()
+    esc = escalate("worker process 1 died (killed by SIGKILL)", e, p)
+    assert esc.protocol == p and esc.engine == e
