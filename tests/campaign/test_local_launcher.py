@@ -1,0 +1,128 @@
+"""Local launcher: idempotent submit, lost runs, rerun limits, SIGKILL fault injection."""
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+from amorphdb.campaign import load_campaign
+from amorphdb.campaign.status import LOST, Heartbeats
+from amorphdb.campaign.submit import read_status, rerun, select_rerun, submit
+from amorphdb.errors import ConfigError
+from amorphdb.store import open_database
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_lost_parent_is_shown_lost_and_rerun_closes_it(campaign_file):
+    spec = load_campaign(campaign_file())
+    with open_database(spec.store_path()) as db:
+        db.record_attempt("tiny", "Li2Si2O5", "running", stage="melt 5000 K")
+        hb = Heartbeats(db)
+        hb.beat("tiny", "Li2Si2O5", launcher="local", stage="melt 5000 K")
+        hb.coll.update_one({"_id": hb.key("tiny", "Li2Si2O5")}, {"$set": {"pid": _dead_pid()}})
+        hb.close()
+        [status] = read_status(spec, db)
+        assert status.state == LOST
+        assert "is gone" in status.last_error and status.stage == "melt 5000 K"
+        [item] = select_rerun(spec, db)
+        assert item.escalation.kind == "lost" and item.attempt == 2
+
+
+def test_live_parent_is_running_not_lost(campaign_file):
+    spec = load_campaign(campaign_file())
+    with open_database(spec.store_path()) as db:
+        db.record_attempt("tiny", "Li2Si2O5", "running")
+        hb = Heartbeats(db)
+        hb.beat("tiny", "Li2Si2O5", launcher="local")  # this process: alive
+        hb.close()
+        assert read_status(spec, db)[0].state == "running"
+        plan, outcome = submit(spec)  # in flight: nothing submitted
+        assert plan.in_flight == ["Li2Si2O5"] and plan.to_submit == [] and outcome == {}
+
+
+def test_attempt_limit_ends_in_final_failed_state(campaign_file):
+    spec = load_campaign(campaign_file(max_attempts=2))
+    with open_database(spec.store_path()) as db:
+        for _ in range(2):
+            db.record_attempt("tiny", "Li2Si2O5", "running")
+            db.record_attempt("tiny", "Li2Si2O5", "failed", error="packmol failed to pack")
+        [item] = select_rerun(spec, db)
+    assert item.exhausted
+    items, outcome = rerun(spec)
+    assert outcome == {} and items[0].exhausted
+    with open_database(spec.store_path()) as db:
+        doc = db.get_campaign("tiny", "Li2Si2O5")
+    assert doc.state == "failed" and len(doc.attempts) == 4 // 2
+
+
+def test_rerun_of_unknown_campaign_is_an_error(campaign_file):
+    spec = load_campaign(campaign_file())
+    with pytest.raises(ConfigError, match="campaign 'tiny' has no records"):
+        rerun(spec)
+
+
+def test_filters_select_by_formula_error_and_stage(campaign_file):
+    spec = load_campaign(campaign_file(compositions=["Li2Si2O5", "Li2SiO3", "Li4SiO4"]))
+    with open_database(spec.store_path()) as db:
+        for f, err, stage in [("Li2Si2O5", "packmol failed to pack", "pack"),
+                              ("Li2SiO3", "ERROR: Lost atoms", "anneal 1500 K"),
+                              ("Li4SiO4", None, "arrhenius")]:
+            db.record_attempt("tiny", f, "running")
+            db.record_attempt("tiny", f, "failed" if err else "completed", error=err, stage=stage)
+        assert [i.formula for i in select_rerun(spec, db)] == ["Li2Si2O5", "Li2SiO3"]
+        assert [i.formula for i in select_rerun(spec, db, error_pattern="lost atoms")] == [
+            "Li2SiO3"]
+        assert [i.formula for i in select_rerun(spec, db, stage="pack")] == ["Li2Si2O5"]
+        assert [i.formula for i in select_rerun(spec, db, formulas=["Li2O(SiO2)2"])] == [
+            "Li2Si2O5"]
+        assert select_rerun(spec, db, formulas=["Li4SiO4"]) == []  # completed: never rerun
+
+
+@pytest.mark.slow
+def test_sigkill_worker_status_rerun_and_nothing_lost_or_duplicated(campaign_file):
+    spec = load_campaign(campaign_file(compositions=["Li2Si2O5", "Li2SiO3"], workers=2))
+    victim = "Li2SiO3"
+    killed = []
+
+    def on_progress(formula, job):
+        if formula == victim and not killed:
+            with open_database(spec.store_path()) as db:
+                hb = Heartbeats(db)
+                pid = hb.get("tiny", victim)["worker_pid"]
+                hb.close()
+            os.kill(pid, signal.SIGKILL)
+            killed.append((pid, job))
+
+    plan, results = submit(spec, on_progress=on_progress)
+    assert plan.to_submit == ["Li2Si2O5", "Li2SiO3"] and killed
+    assert results["Li2Si2O5"].ok
+    assert not results[victim].ok and "SIGKILL" in results[victim].error
+    with open_database(spec.store_path()) as db:
+        states = {s.formula: s for s in read_status(spec, db)}
+        assert states[victim].state == "failed" and "SIGKILL" in states[victim].last_error
+        assert db.count(campaign="tiny", formula=victim) == 0
+        assert db.count(campaign="tiny", formula="Li2Si2O5") == 3  # melt + 2 anneals
+
+    items, results = rerun(spec)
+    assert [i.formula for i in items] == [victim] and results[victim].ok
+    assert items[0].escalation.kind == "lost"
+
+    # submitting again and rerunning again change nothing
+    plan, outcome = submit(spec)
+    assert plan.to_submit == [] and outcome == {}
+    assert rerun(spec) == ([], {})
+    with open_database(spec.store_path()) as db:
+        for formula, n_attempts in (("Li2Si2O5", 1), (victim, 2)):
+            doc = db.get_campaign("tiny", formula)
+            assert doc.state == "completed" and len(doc.attempts) == n_attempts
+            docs = db.find(campaign="tiny", formula=formula)
+            temps = sorted(d.temperature_K for d in docs)
+            assert temps == [1500.0, 2500.0, 5000.0]  # each temperature exactly once
+            assert len({d.protocol_hash for d in docs}) == 1
+        assert [s.state for s in read_status(spec, db)] == ["completed", "completed"]
