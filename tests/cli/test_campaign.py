@@ -1,0 +1,73 @@
+"""``amorphdb submit/status/rerun``: bad input is one line, exit 2, nothing written."""
+
+import json
+
+import pytest
+
+from amorphdb.cli import main
+from tests.campaign.conftest import tiny_campaign_file
+
+
+def _one_line(err: str) -> bool:
+    return err.strip().count("\n") == 0 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "fields", "message"),
+    [
+        (["submit", "--launcher", "slurm"], {}, "unknown launcher 'slurm'"),
+        (["submit"], {"compositions": ["Li3PS4", "Li2Si2O5", "Li2S"]},
+         "2 composition(s) cannot run with engine 'lammps'"),
+        (["rerun"], {}, "campaign 'tiny' has no records"),
+        (["submit", "--dry-run"], {"compositions": ["Xx2O"]}, "unknown element 'Xx'"),
+    ],
+)
+def test_bad_input(tmp_path, capsys, args, fields, message):
+    path = tiny_campaign_file(tmp_path, **fields)
+    code = main([args[0], str(path), *args[1:]])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err and _one_line(err)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_missing_pairs_listed_for_every_composition(tmp_path, capsys):
+    path = tiny_campaign_file(tmp_path, compositions=["Li3PS4", "Li2S"])
+    assert main(["submit", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Li3PS4:" in err and "Li2S:" in err
+    assert not (tmp_path / "db").exists()
+
+
+def test_dry_run_json_counts_and_no_store(tmp_path, capsys):
+    path = tiny_campaign_file(tmp_path, compositions=["Li2Si2O5", "Li2O(SiO2)2", "Li2SiO3"])
+    assert main(["submit", str(path), "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["counts"]["to_submit"] == 2  # Li2O(SiO2)2 is Li2Si2O5
+    # 3 temperatures × (3 + 2) × 300 + 500 + 2 × 1000 = 7000 steps of 36 atoms
+    assert plan["estimate"]["steps_per_composition"] == 7000
+    assert plan["estimate"]["core_hours"] == pytest.approx(2 * 7000 * 36 * 5e-5 / 3600)
+    assert not (tmp_path / "db").exists()
+
+
+def test_status_json_of_new_campaign(tmp_path, capsys):
+    path = tiny_campaign_file(tmp_path, compositions=["Li2Si2O5", "Li2SiO3"])
+    assert main(["status", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["counts"] == {"new": 2}
+    assert [c["formula"] for c in data["compositions"]] == ["Li2Si2O5", "Li2SiO3"]
+
+
+@pytest.mark.slow
+def test_submit_twice_then_status(tmp_path, capsys):
+    path = tiny_campaign_file(tmp_path)
+    assert main(["submit", str(path)]) == 0
+    assert "submitted 1" in capsys.readouterr().out
+    assert main(["submit", str(path)]) == 0
+    assert "submitted 0, skipped 1 completed" in capsys.readouterr().out
+    assert main(["status", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["counts"] == {"completed": 1}
+    assert data["compositions"][0]["stage"] == "arrhenius"
+    assert main(["rerun", str(path)]) == 0
+    assert "reran 0" in capsys.readouterr().out
