@@ -1,0 +1,98 @@
+"""FireWorks launcher: workflow conversion (no server), unreachable LaunchPad, real run."""
+
+import os
+
+import pytest
+
+from amorphdb.campaign import campaign_from_dict
+from amorphdb.campaign.fireworks import (
+    FireWorksLauncher,
+    campaign_workflow,
+    stage_of,
+    workflow_from_flow,
+)
+from amorphdb.campaign.local import maker_for
+from amorphdb.errors import ConfigError
+from tests.campaign.conftest import TINY_PROTOCOL
+
+RESOURCES = {
+    "default": {"nodes": 1, "ntasks": 1, "walltime": "00:30:00"},
+    "melt": {"walltime": "04:00:00", "ntasks": 4},
+    "anneal": {"walltime": "12:00:00"},
+}
+
+
+def _spec(tmp_path, **fields):
+    return campaign_from_dict(
+        {"name": "tiny", "compositions": ["Li2Si2O5"], "protocol": TINY_PROTOCOL,
+         "resources": RESOURCES, **fields},
+        source=str(tmp_path / "c.yaml"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "stage"),
+    [("pack Li2Si2O5", "pack"), ("record_temperature", "record"), ("melt 5000 K", "melt"),
+     ("anneal 1500 K", "anneal"), ("volume scan 5000 K", "volume")],
+)
+def test_stage_of(name, stage):
+    assert stage_of(name) == stage
+
+
+def test_workflow_has_one_firework_per_job_with_stage_resources_and_links(tmp_path):
+    spec = _spec(tmp_path)
+    flow = maker_for(spec).make("Li2Si2O5")
+    wf = workflow_from_flow(flow, spec.resources, "tiny Li2Si2O5")
+    jobs = {job.uuid: job for job, _ in flow.iterflow()}
+    assert len(wf.fws) == len(jobs)
+    by_uuid = {fw.tasks[0]["job"].uuid: fw for fw in wf.fws}
+    assert set(by_uuid) == set(jobs)
+    for uuid, fw in by_uuid.items():
+        qa = fw.spec["_queueadapter"]
+        stage = stage_of(jobs[uuid].name)
+        expected = {**RESOURCES["default"], **RESOURCES.get(stage, {})}
+        assert qa == expected, jobs[uuid].name
+    # dependencies: the FireWorks links are the flow graph's edges
+    graph = flow.graph
+    fw_id = {uuid: fw.fw_id for uuid, fw in by_uuid.items()}
+    expected_links = {(fw_id[a], fw_id[b]) for a, b in graph.edges if a in fw_id and b in fw_id}
+    links = {(parent, child) for parent, children in wf.links.items() for child in children}
+    assert links == expected_links and links
+    melt = [fw for u, fw in by_uuid.items() if jobs[u].name.startswith("melt")]
+    assert melt and all(fw.spec["_queueadapter"]["walltime"] == "04:00:00" for fw in melt)
+
+
+def test_unreachable_launchpad_fails_fast_naming_address(tmp_path):
+    lp = tmp_path / "my_launchpad.yaml"
+    lp.write_text("host: localhost\nport: 1\nname: fireworks\n")
+    spec = _spec(tmp_path, launchers={"fireworks": {"launchpad_file": str(lp)}})
+    with pytest.raises(ConfigError, match="cannot reach the LaunchPad MongoDB at localhost:1"):
+        FireWorksLauncher.connect(spec, timeout_ms=300)
+
+
+def test_missing_launchpad_file(tmp_path):
+    spec = _spec(tmp_path, launchers={"fireworks": {"launchpad_file": "nope.yaml"}})
+    with pytest.raises(ConfigError, match="cannot read LaunchPad file"):
+        FireWorksLauncher.connect(spec)
+
+
+@pytest.mark.slow
+def test_rocket_launcher_runs_tiny_composition(tmp_path):
+    uri = os.environ.get("AMORPHDB_TEST_MONGODB_URI")
+    if not uri:
+        pytest.skip("AMORPHDB_TEST_MONGODB_URI is not set: no MongoDB server for a LaunchPad")
+    from fireworks.core.rocket_launcher import rapidfire
+    from jobflow import JobStore
+    from maggma.stores import MemoryStore
+
+    lp = tmp_path / "my_launchpad.yaml"
+    lp.write_text(f"host: {uri}\nname: amorphdb_test_fw\nuri_mode: true\n")
+    spec = _spec(tmp_path, launchers={"fireworks": {"launchpad_file": str(lp)}})
+    launcher = FireWorksLauncher.connect(spec)
+    launcher.launchpad.reset("", require_password=False)
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    wf = campaign_workflow(spec, "Li2Si2O5", store=store)
+    launcher.launchpad.add_wf(wf)
+    os.chdir(tmp_path)
+    rapidfire(launcher.launchpad, nlaunches=0)
+    assert store.docs_store.count({"name": "record_arrhenius"}) == 1
