@@ -20,7 +20,7 @@ def test_default_is_embedded_in_local_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("AMORPHDB_STORE", raising=False)
     store = open_job_store()
-    assert isinstance(store.docs_store, MontyStore)
+    assert isinstance(store.docs_store, MontyStore)  # LockedMontyStore
     assert store.docs_store.collection_name == "outputs"
     assert isinstance(store.additional_stores["data"], MontyStore)
     assert store.additional_stores["data"].collection_name == "trajectories"

@@ -316,3 +316,34 @@ def test_structure_kept_apart_and_replaced_with_its_result(db):
     assert db._coll("structures").count_documents({}) == 1
     (doc,) = db.find(with_structures=True)
     assert doc.get_structure() == second
+
+
+def test_parallel_writers_never_duplicate(tmp_path):
+    """Three processes opening a fresh embedded store and writing the same keys at once."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    from amorphdb.store import StoreConfig
+    from amorphdb.store.database import AmorphousDB
+
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from store_factories import make_amorphous
+        from amorphdb.store import StoreConfig
+        from amorphdb.store.database import AmorphousDB
+        db = AmorphousDB.from_config(StoreConfig(path={str(tmp_path / "db")!r}))
+        for t in range(1000, 1010):
+            db.upsert_amorphous(make_amorphous(temperature_K=t))
+            db.record_attempt("test", "Li2Si2O5", "running")
+        """
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(3)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
+    with AmorphousDB.from_config(StoreConfig(path=tmp_path / "db")) as db:
+        assert db.count() == 10
+        assert db._coll("structures").count_documents({}) == 10
+        assert len(db.find_campaigns()) == 1

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from maggma.stores import MontyStore
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from amorphdb.errors import ConfigError, StoreError
@@ -211,8 +212,41 @@ class StoreConfig(BaseModel):
         """Fail fast with a one-line :class:`StoreError` if the store cannot be used."""
         if self.type is StoreType.EMBEDDED:
             _check_folder(self.path.expanduser())
+            self._create_embedded_collections()
         else:
             _ping_mongodb(self)
+
+    def _create_embedded_collections(self) -> None:
+        """Create every collection up front so parallel workers never race to create one.
+
+        montydb creates a collection (one SQLite file) lazily on the first write, in two
+        steps (file, then table); two processes writing a new collection at once can see
+        the file without the table ("no such table") or both try to create it. Creating
+        them here, with retries, in the process that opens the store removes that window.
+        Only pymongo-API calls are used (list_collection_names, create_collection).
+        """
+        import time
+
+        for name in self.collections.model_dump().values():
+            store = self.make_store(name)
+            store.connect()
+            coll = store._collection
+            last: Exception | None = None
+            for _ in range(100):
+                try:
+                    if name not in coll.database.list_collection_names():
+                        coll.database.create_collection(name)
+                    coll.count_documents({})  # the table exists and is readable
+                    break
+                except Exception as exc:  # created concurrently / not finished yet
+                    last = exc
+                    time.sleep(0.02)
+            else:
+                raise StoreError(
+                    f"cannot create collection '{name}' in {self.address} ({last}); "
+                    "check the folder, or remove a damaged file there"
+                )
+            store.close()
 
     # ------------------------------------------------------------------ building
     def make_store(self, collection: str, *, blob: bool = False) -> Store:
@@ -226,10 +260,8 @@ class StoreConfig(BaseModel):
             Build the blob store (GridFS on MongoDB) instead of a document store.
         """
         if self.type is StoreType.EMBEDDED:
-            from maggma.stores import MontyStore
-
             # use_bson: pymongo's BSON (binary payloads as bytes, same codec as MongoDB)
-            return MontyStore(
+            return LockedMontyStore(
                 collection,
                 database_path=str(self.path.expanduser().resolve()),
                 database_name=self.database,
@@ -260,6 +292,34 @@ class StoreConfig(BaseModel):
             mongoclient_kwargs=client_kwargs,
             **creds,
         )
+
+
+class LockedMontyStore(MontyStore):
+    """maggma ``MontyStore`` whose ``connect`` is serialised across processes.
+
+    maggma rewrites montydb's ``monty.storage.cfg`` on every ``connect`` (a montydb
+    workaround) and montydb reads it back when the client starts; parallel worker
+    processes opening the same folder can read a half-written file and fail
+    ("No module named 'montydb.storage.'"). An exclusive ``flock`` on
+    ``<folder>/.amorphdb.lock`` around ``connect`` removes the race; reads and writes
+    afterwards are not locked (SQLite handles those).
+    """
+
+    def connect(self, force_reset: bool = False) -> None:
+        """Connect under an exclusive file lock (POSIX; unlocked elsewhere)."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no flock
+            super().connect(force_reset=force_reset)
+            return
+        folder = Path(self.database_path)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".amorphdb.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                super().connect(force_reset=force_reset)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _check_folder(folder: Path) -> None:
