@@ -110,7 +110,7 @@ def timed(fn, repeats: int = 5) -> tuple[float, object]:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-docs", type=int, default=10_000)
-    parser.add_argument("--n-upsert", type=int, default=200, help="one-by-one upserts timed")
+    parser.add_argument("--n-upsert", type=int, default=50, help="one-by-one upserts timed")
     parser.add_argument("--n-atoms", type=int, default=100)
     parser.add_argument("--n-traj", type=int, default=100)
     parser.add_argument("--n-frames", type=int, default=10_000)
@@ -149,8 +149,8 @@ def main(argv: list[str] | None = None) -> dict:
           flush=True)  # fmt: skip
     # fresh one-by-one upserts
     extra = summary_docs(n_up, args.n_atoms, seed=1)
-    for d in extra:
-        d.campaign = "bench-upsert"
+    for i, d in enumerate(extra):
+        d.campaign = f"bench-upsert{i}"
     t0 = time.perf_counter()
     outcomes = [db.upsert_amorphous(d) for d in extra]
     dt = time.perf_counter() - t0

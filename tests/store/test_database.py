@@ -318,6 +318,7 @@ def test_structure_kept_apart_and_replaced_with_its_result(db):
     assert doc.get_structure() == second
 
 
+@pytest.mark.slow
 def test_parallel_writers_never_duplicate(tmp_path):
     """Three processes opening a fresh embedded store and writing the same keys at once."""
     import subprocess
