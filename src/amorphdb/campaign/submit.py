@@ -113,6 +113,31 @@ def read_status(spec: CampaignSpec, db: Any) -> list[CompositionStatus]:
     return campaign_status(spec.name, spec.formulas(), db, spec.heartbeat_timeout_s)
 
 
+def _try_launchpad(spec: CampaignSpec) -> Any:
+    """The campaign's LaunchPad when configured and reachable, else None."""
+    from amorphdb.campaign.fireworks import FireWorksLauncher
+    from amorphdb.errors import AmorphdbError
+
+    try:
+        return FireWorksLauncher.connect(spec, timeout_ms=1000).launchpad
+    except (AmorphdbError, ImportError):
+        return None
+
+
+def sync_and_read_status(spec: CampaignSpec, db: Any) -> list[CompositionStatus]:
+    """Take distributed launchers' outcomes into the records, then read the status."""
+    from amorphdb.campaign.sync import DISTRIBUTED, sync_campaign
+
+    launchers = {
+        d.attempts[-1].settings.get("launcher") for d in db.find_campaigns(campaign=spec.name)
+        if d.attempts and d.state in (ResultState.WAITING, ResultState.RUNNING)
+    }
+    if launchers & set(DISTRIBUTED):
+        launchpad = _try_launchpad(spec) if "fireworks" in launchers else None
+        sync_campaign(spec, db, launchpad)
+    return read_status(spec, db)
+
+
 def submit(
     spec: CampaignSpec,
     launcher: Launcher | str = Launcher.LOCAL,
@@ -130,7 +155,7 @@ def submit(
     formulas = validate_campaign(spec)
     backend = _backend(spec, launcher)  # connect to the LaunchPad / project first
     with open_database(spec.store_path()) as db:
-        plan = plan_submission(spec, formulas, read_status(spec, db))
+        plan = plan_submission(spec, formulas, sync_and_read_status(spec, db))
     if not plan.to_submit:
         return plan, {}
     if launcher == Launcher.LOCAL:
@@ -233,6 +258,7 @@ def rerun(
     launcher = parse_launcher(str(launcher))
     backend = _backend(spec, launcher)
     with open_database(spec.store_path()) as db:
+        sync_and_read_status(spec, db)
         items = select_rerun(spec, db, formulas, error_pattern, stage)
         todo = [i for i in items if not i.exhausted]
         if dry or not todo:

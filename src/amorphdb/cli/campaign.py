@@ -20,7 +20,7 @@ from amorphdb.campaign import load_campaign
 from amorphdb.campaign.local import CompositionResult
 from amorphdb.campaign.spec import CampaignSpec
 from amorphdb.campaign.status import count_states
-from amorphdb.campaign.submit import dry_run, parse_launcher, read_status, rerun, submit
+from amorphdb.campaign.submit import dry_run, parse_launcher, rerun, submit, sync_and_read_status
 
 
 def _load(campaign: Path, store: Path | None) -> CampaignSpec:
@@ -119,7 +119,7 @@ def status_command(
 
     def snapshot():
         with open_database(spec.store_path()) as db:
-            return read_status(spec, db)
+            return sync_and_read_status(spec, db)
 
     statuses = snapshot()
     if as_json:

@@ -1,0 +1,100 @@
+"""Bring distributed launchers' outcomes into the ``campaigns`` collection.
+
+FireWorks and jobflow-remote workers write job outputs into the shared JobStore but
+do not touch the campaign records. :func:`sync_campaign` closes the loop for records
+still ``waiting``/``running`` from those launchers: a composition whose
+``record_arrhenius`` output (same campaign and protocol hash) is in the JobStore is
+``completed`` (its summaries are built); one whose Firework fizzled / jobflow-remote
+job failed is ``failed`` with the launcher's error and the failing job as stage.
+``amorphdb status`` runs it before showing anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amorphdb.campaign.status import Heartbeats
+from amorphdb.store.schemas import ResultState
+
+DISTRIBUTED = ("fireworks", "jobflow-remote")
+
+
+def finished_in_job_store(job_store: Any, campaign: str) -> set[tuple[str, str]]:
+    """(formula_reduced, protocol_hash) pairs whose ``record_arrhenius`` job has output."""
+    from amorphdb.store.schemas import reduced_formula
+
+    done = set()
+    for doc in job_store.docs_store.query({"name": "record_arrhenius"}, properties=["output"]):
+        output = doc.get("output")
+        items = output if isinstance(output, list) else [output]
+        for item in items:
+            if isinstance(item, dict) and item.get("campaign") == campaign:
+                done.add((reduced_formula(item["formula"]), item.get("protocol_hash", "")))
+    return done
+
+
+def fireworks_failure(launchpad: Any, fw_ids: list[int]) -> tuple[str, str] | None:
+    """(error, stage) of the first fizzled Firework of a workflow, or None."""
+    for fw_id in fw_ids:
+        fw = launchpad.get_fw_by_id(fw_id)
+        if fw.state != "FIZZLED":
+            continue
+        error = "Firework fizzled"
+        for launch in reversed(fw.launches or []):
+            data = getattr(launch.action, "stored_data", None) or {}
+            trace = (data.get("_exception") or {}).get("_stacktrace") or ""
+            lines = [ln for ln in trace.strip().splitlines() if ln.strip()]
+            if lines:
+                error = f"Firework {fw_id} fizzled: {lines[-1].strip()}"
+                break
+        return error, fw.name
+    return None
+
+
+def sync_campaign(spec: Any, db: Any, launchpad: Any = None) -> dict[str, str]:
+    """Update in-flight records of distributed launchers; return formula → new state.
+
+    Parameters
+    ----------
+    spec
+        The campaign.
+    db
+        Open :class:`~amorphdb.store.database.AmorphousDB` (its JobStore is read).
+    launchpad
+        A FireWorks LaunchPad to read fizzled Fireworks from (None: skip that check).
+    """
+    records = [
+        d for d in db.find_campaigns(campaign=spec.name)
+        if d.state in (ResultState.WAITING, ResultState.RUNNING) and d.attempts
+        and d.attempts[-1].settings.get("launcher") in DISTRIBUTED
+    ]
+    if not records:
+        return {}
+    done = finished_in_job_store(db.job_store, spec.name)
+    changed: dict[str, str] = {}
+    built = False
+    heartbeats = Heartbeats(db)
+    try:
+        for doc in records:
+            settings = doc.attempts[-1].settings
+            key = (doc.formula_reduced, settings.get("protocol_hash", ""))
+            if key in done:
+                if not built:
+                    db.build_from_job_store(db.job_store)
+                    built = True
+                db.record_attempt(spec.name, doc.formula_reduced, "completed",
+                                  settings=settings, stage="arrhenius")
+                heartbeats.clear(spec.name, doc.formula_reduced)
+                changed[doc.formula_reduced] = "completed"
+                continue
+            if launchpad is not None and settings.get("launcher") == "fireworks":
+                failure = fireworks_failure(launchpad, settings.get("fw_ids", []))
+                if failure is not None:
+                    error, stage = failure
+                    db.record_attempt(spec.name, doc.formula_reduced, "failed",
+                                      settings=settings, error=error, stage=stage)
+                    heartbeats.clear(spec.name, doc.formula_reduced)
+                    changed[doc.formula_reduced] = "failed"
+    finally:
+        heartbeats.close()
+    return changed

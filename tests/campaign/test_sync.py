@@ -1,0 +1,63 @@
+"""Distributed launchers' outcomes reach the campaign records (sync)."""
+
+import pytest
+from fireworks import Firework, FWAction, Launch, ScriptTask
+
+from amorphdb.campaign import load_campaign
+from amorphdb.campaign.local import attempt_settings, run_composition, save_result
+from amorphdb.campaign.submit import sync_and_read_status
+from amorphdb.campaign.sync import fireworks_failure, sync_campaign
+from amorphdb.store import open_database
+
+
+class StandInLaunchPad:
+    """Holds Fireworks by id (a real LaunchPad needs a MongoDB server, absent here)."""
+
+    def __init__(self, fws):
+        self.fws = {fw.fw_id: fw for fw in fws}
+
+    def get_fw_by_id(self, fw_id):
+        return self.fws[fw_id]
+
+
+def _fizzled(fw_id, message):
+    trace = f"Traceback (most recent call last):\n  File x\n{message}\n"
+    launch = Launch(state="FIZZLED", launch_dir="/tmp", action=FWAction(stored_data={"_exception": {
+        "_stacktrace": trace}}))
+    return Firework(ScriptTask.from_str("true"), name="anneal 1500 K", fw_id=fw_id,
+                    state="FIZZLED", launches=[launch])
+
+
+def test_fizzled_firework_becomes_failed_with_its_error(campaign_file):
+    spec = load_campaign(campaign_file())
+    lp = StandInLaunchPad([
+        Firework(ScriptTask.from_str("true"), name="pack", fw_id=1, state="COMPLETED"),
+        _fizzled(2, "RecoveryExhaustedError: MD failed: ERROR: Lost atoms: original 36"),
+    ])
+    assert fireworks_failure(lp, [1]) is None
+    with open_database(spec.store_path()) as db:
+        settings = {**attempt_settings(spec, "fireworks"), "fw_ids": [1, 2]}
+        db.record_attempt("tiny", "Li2Si2O5", "waiting", settings=settings)
+        assert sync_campaign(spec, db, lp) == {"Li2Si2O5": "failed"}
+        doc = db.get_campaign("tiny", "Li2Si2O5")
+    assert doc.state == "failed" and doc.stage == "anneal 1500 K"
+    assert doc.last_error == "Firework 2 fizzled: RecoveryExhaustedError: MD failed: " \
+                             "ERROR: Lost atoms: original 36"
+
+
+@pytest.mark.slow
+def test_outputs_in_shared_job_store_complete_the_record(campaign_file):
+    """As if a FireWorks worker had run the flow into the campaign's JobStore."""
+    spec = load_campaign(campaign_file())
+    result = run_composition(spec.model_dump(mode="json"), "Li2Si2O5", str(spec.workdir_path()))
+    assert result.ok
+    with open_database(spec.store_path()) as db:
+        settings = {**attempt_settings(spec, "fireworks"), "fw_ids": [1]}
+        db.record_attempt("tiny", "Li2Si2O5", "waiting", settings=settings)
+        assert sync_campaign(spec, db) == {}  # nothing in the JobStore yet
+        save_result(db.job_store, result)
+        [status] = sync_and_read_status(spec, db)
+        assert status.state == "completed" and status.stage == "arrhenius"
+        assert sorted(d.temperature_K for d in db.find(campaign="tiny")) == [1500, 2500, 5000]
+        assert sync_campaign(spec, db) == {}  # idempotent
+        assert len(db.get_campaign("tiny", "Li2Si2O5").attempts) == 1
