@@ -153,3 +153,18 @@ def test_jobflow_routes_data_to_trajectory_store(tmp_path):
     assert blob["data"] == {"frames": [1, 2, 3]}
     # the full output resolves back through the JobStore
     assert store.get_output(j.uuid, load=True)["trajectory"] == {"frames": [1, 2, 3]}
+
+
+def test_job_store_serialises_for_fireworks(tmp_path):
+    """FireWorks / jobflow-remote ship the JobStore as JSON; it must come back equal."""
+    import json
+
+    from monty.json import MontyDecoder
+
+    store = open_job_store(StoreConfig(path=tmp_path / "db"))
+    back = MontyDecoder().process_decoded(json.loads(json.dumps(store.as_dict())))
+    assert type(back.docs_store) is type(store.docs_store)
+    assert back.docs_store.database_path == store.docs_store.database_path
+    assert back.additional_stores["data"].collection_name == "trajectories"
+    back.connect()
+    assert back.docs_store.count() == 0
