@@ -85,3 +85,12 @@ def test_dry_run_touches_no_store(tmp_path):
     assert plan.cost.core_hours == pytest.approx(
         len(plan.to_submit) * steps_per_composition(spec.protocol) * 60 * 5e-5 / 3600)
     assert not (tmp_path / "db").exists()
+
+
+def test_oxidation_state_override_drops_other_valences():
+    free = ChemicalSpace(elements=[["Li"], ["Ge"], ["O"]], max_coefficient=4).formulas()
+    ge4 = ChemicalSpace(elements=[["Li"], ["Ge"], ["O"]], max_coefficient=4,
+                        oxidation_states={"Ge": [4]}).formulas()
+    assert "Li2GeO2" in free and "Li2GeO2" not in ge4  # Ge2+ allowed by pymatgen's list
+    # by hand: a + 4b = 2c with a, b, c <= 4 and gcd 1 -> (2, 1, 3) and (4, 1, 4)
+    assert ge4 == ["Li2GeO3", "Li4GeO4"]

@@ -47,20 +47,33 @@ def read_compositions_csv(path: Path) -> list[str]:
         raise ConfigError(f"cannot read compositions_csv {path}: {exc.strerror}") from exc
 
 
-@lru_cache(maxsize=65536)
-def is_charge_balanced(formula: str) -> bool:
+def is_charge_balanced(formula: str, oxidation_states: dict[str, list[int]] | None = None) -> bool:
     """True when one common oxidation state per element makes ``formula`` neutral.
+
+    ``oxidation_states`` replaces pymatgen's common states of the elements it names
+    (e.g. ``{Ge: [4], P: [5]}`` for glass-forming oxides).
 
     The most electronegative element must be the (only) anion and the others cations.
     Written here rather than with :meth:`Composition.oxi_state_guesses`, which lets one
     element take several states at once (it calls Li2Si2O balanced with Si⁴⁺ + Si⁴⁻),
     a mixed valence no glass-forming oxide or sulfide campaign wants.
     """
+    key = tuple(sorted((k, tuple(v)) for k, v in (oxidation_states or {}).items()))
+    return _balanced(formula, key)
+
+
+@lru_cache(maxsize=65536)
+def _balanced(formula: str, overrides: tuple[tuple[str, tuple[int, ...]], ...]) -> bool:
+    states_of = dict(overrides)
     composition = Composition(formula)
     elements = sorted(composition.elements, key=lambda el: el.X)
     anion, cations = elements[-1], elements[:-1]
-    choices = [[s for s in el.common_oxidation_states if s > 0] for el in cations]
-    choices.append([s for s in anion.common_oxidation_states if s < 0])
+
+    def common(el: Element) -> tuple[int, ...]:
+        return states_of.get(el.symbol, el.common_oxidation_states)
+
+    choices = [[s for s in common(el) if s > 0] for el in cations]
+    choices.append([s for s in common(anion) if s < 0])
     amounts = [composition[el] for el in (*cations, anion)]
     for states in itertools.product(*choices):
         if abs(sum(n * s for n, s in zip(amounts, states, strict=True))) < 1e-8:
@@ -84,6 +97,9 @@ class ChemicalSpace(BaseModel):
         Atomic-fraction bounds per element, e.g. ``{Li: [0.1, 0.5]}`` (inclusive).
     max_atoms
         Largest number of atoms in the reduced formula unit.
+    oxidation_states
+        Allowed oxidation states per element, replacing pymatgen's common ones
+        (``{Ge: [4], P: [5]}``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -93,6 +109,7 @@ class ChemicalSpace(BaseModel):
     charge_balanced: bool = True
     fractions: dict[str, tuple[float, float]] = Field(default_factory=dict)
     max_atoms: int = Field(30, ge=1)
+    oxidation_states: dict[str, list[int]] = Field(default_factory=dict)
 
     @field_validator("elements")
     @classmethod
@@ -136,7 +153,7 @@ class ChemicalSpace(BaseModel):
                 formula = composition.reduced_formula
                 if formula in seen:
                     continue
-                if self.charge_balanced and not is_charge_balanced(formula):
+                if self.charge_balanced and not is_charge_balanced(formula, self.oxidation_states):
                     continue
                 seen[formula] = None
         return list(seen)
