@@ -142,7 +142,7 @@ def test_protocol_flow_with_vasp_writes_the_common_documents(psp_dir, tmp_path):
     for arr in arrhenius.values():
         assert arr.formula_reduced == FORMULA and arr.temperatures_K == []
         assert arr.Ea_eV is None and arr.D300_cm2_s is None
-        assert arr.error == "0 reliable D value(s); an Arrhenius fit needs at least 2"
+        assert arr.error.startswith("0 reliable D value(s)")
 
     # the INCARs written for VASP (each run's part_00): the equilibration preset for
     # the P–V runs, the production (MPMorph) values for the melt and the anneals
