@@ -38,34 +38,40 @@ def jobs_per_composition(spec: CampaignSpec) -> int:
 
 
 def results_table(spec: CampaignSpec, species: str = "Li") -> Table:
-    """Table of formula, T, density, D(species) ± σ and Ea for a campaign's results."""
+    """Table of formula, T, density, pressure, D(species) ± σ and Ea for a campaign.
+
+    D values the analysis flags as unreliable (window too short, uncertainty too
+    large) are marked ``*`` and left out of the Arrhenius fit; Ea is shown once per
+    composition, on its first row.
+    """
     db = open_database(spec.store_path())
-    table = Table(title=f"campaign {spec.name}")
-    for column in ("formula", "T (K)", "density (g/cm³)", "P (kbar)", f"D_{species} (cm²/s)",
+    table = Table(
+        title=f"campaign {spec.name}",
+        caption="* unreliable D (not used for Ea); melt rows are not used for Ea",
+    )
+    for column in ("formula", "T (K)", "ρ (g/cm³)", "P (kbar)", f"D_{species} (cm²/s)",
                    f"Ea_{species} (eV)"):
-        table.add_column(column, justify="right" if column != "formula" else "left")
+        table.add_column(column, justify="left" if column == "formula" else "right")
     arrhenius = {
         d.formula_reduced: d for d in db.find_arrhenius(campaign=spec.name, species=species)
     }
-    docs = db.find(campaign=spec.name, sort=["formula_reduced", "temperature_K"])
-    for doc in docs:
+    shown: set[str] = set()
+    for doc in db.find(campaign=spec.name, sort=["formula_reduced", "temperature_K"]):
         d = doc.diffusion.get(species)
-        if d is None or d.D_cm2_s is None:
-            d_text = "—"
-        else:
-            d_text = f"{d.D_cm2_s:.2e} ± {d.D_std_cm2_s or 0:.1e}"
-            if not d.reliable:
-                d_text += " (unreliable)"
+        d_text = "—"
+        if d is not None and d.D_cm2_s is not None:
+            d_text = f"{d.D_cm2_s:.2e} ± {d.D_std_cm2_s or 0:.0e}" + ("" if d.reliable else "*")
         arr = arrhenius.get(doc.formula_reduced)
-        stage = doc.descriptors.get("stage", "")
         ea_text = ""
-        if stage != "melt" and arr is not None and arr.Ea_eV is not None:
-            ea_text = f"{arr.Ea_eV:.3f} ± {arr.Ea_std_eV or 0:.3f}"
+        if doc.formula_reduced not in shown and arr is not None:
+            shown.add(doc.formula_reduced)
+            ea_text = "n/a" if arr.Ea_eV is None else f"{arr.Ea_eV:.2f} ± {arr.Ea_std_eV or 0:.2f}"
+        melt = doc.descriptors.get("stage") == "melt"
         table.add_row(
             doc.formula_reduced,
-            f"{doc.temperature_K:g}" + (" (melt)" if stage == "melt" else ""),
-            f"{doc.density_g_cm3:.3f}",
-            f"{doc.pressure_mean_kbar:+.1f}",
+            f"{doc.temperature_K:g}" + (" melt" if melt else ""),
+            f"{doc.density_g_cm3:.2f}",
+            f"{doc.pressure_mean_kbar:+.0f}",
             d_text,
             ea_text,
         )
