@@ -129,3 +129,39 @@ def test_result_round_trip(rw_traj):
     back = DiffusionResult.from_dict(res.as_dict())
     assert back.D == res.D and back.fit_window == res.fit_window
     assert len(back.lag_times) <= 401 and back.msd[0] == 0.0
+
+
+@pytest.mark.parametrize(("n", "i0", "i1"), [(257, 1, 50), (300, 10, 100), (1001, 3, 5)])
+def test_slope_kernel_equals_fit_of_direct_msd(n, i0, i1):
+    """Per-series slopes from the spectra alone = OLS fit of the O(N²) MSD at every lag."""
+    from amorphdb.analysis.msd import SlopeKernel, fft_length, power_spectra
+
+    x = np.random.default_rng(n).normal(size=(4, n)).cumsum(axis=1)
+    t = np.arange(i0, i1 + 1) * 0.002
+    ref = np.polyfit(t, msd_direct(x)[:, i0 : i1 + 1].T, 1)[0]
+    for nfft in (None, fft_length(n)):  # shortest alias-free length and the full one
+        kernel = SlopeKernel(n, i0, i1, 0.002, nfft=nfft)
+        _, power = power_spectra(x, kernel.nfft)
+        np.testing.assert_allclose(kernel.slopes(power, x), ref, rtol=1e-9)
+    with pytest.raises(AnalysisError, match="alias"):
+        SlopeKernel(n, i0, i1, 0.002, nfft=n)
+
+
+def test_unwrapped_series_matches_true_walk_and_collective_msd(rw_traj):
+    """Wrapped input unwraps to the generated walk; the collective MSD (from summed
+    spectra) equals the direct MSD of the summed displacement."""
+    from amorphdb.analysis.msd import unwrapped_series
+
+    raw = random_walk_trajectory(4000, D_cm2_s=1e-4, seed=11, wrap=False)
+    x, _, _ = unwrapped_series(rw_traj, rw_traj.indices("Li"), remove_drift=False)
+    expected = (raw.positions[:, :30] - raw.positions[0, :30]).transpose(1, 2, 0)
+    np.testing.assert_allclose(x, expected, atol=1e-8)
+    res = diffusivity(rw_traj, "Li", remove_drift=False)
+    total = x[:, :, :600].sum(axis=0)
+    direct = msd_direct(total).sum(axis=0)[1:200] / 30
+    ref = diffusivity(rw_traj[:600], "Li", remove_drift=False).msd_charge[1:200]
+    np.testing.assert_allclose(ref, direct, rtol=1e-7)
+    # D (mean of the per-atom slopes from spectra) = the fit of the mean MSD curve
+    lo, hi = (round(v / 0.002) for v in res.fit_window)
+    slope = np.polyfit(res.lag_times[lo : hi + 1], res.msd[lo : hi + 1], 1)[0]
+    assert slope / 6 * 1e-4 == pytest.approx(res.D, rel=1e-9)

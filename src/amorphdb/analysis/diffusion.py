@@ -31,17 +31,23 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
+import scipy.fft
 
 from amorphdb.analysis.conductivity import default_charge, nernst_einstein_factor
 from amorphdb.analysis.errors import AnalysisError
-from amorphdb.analysis.msd import check_frames, msd_fft, unwrapped_displacements
+from amorphdb.analysis.msd import (
+    SlopeKernel,
+    check_frames,
+    fft_length,
+    msd_from_spectrum,
+    power_spectra,
+    unwrapped_series,
+)
 from amorphdb.analysis.trajectory import Trajectory, decode_array, encode_array
 
 __all__ = ["DiffusionResult", "UncertaintyMethod", "choose_window", "diffusivity"]
 
 A2_PER_PS_TO_CM2_PER_S = 1e-4
-#: per-atom MSDs are kept on a uniform grid of at most this many lags
-MAX_GRID_POINTS = 4000
 
 
 class UncertaintyMethod(StrEnum):
@@ -173,20 +179,10 @@ class DiffusionResult:
         )
 
 
-def _lag_grid(n: int) -> np.ndarray:
-    return np.arange(0, n, max(1, -(-n // MAX_GRID_POINTS)))
-
-
-def _fit_grid(i0: int, i1: int, n: int | None = None) -> np.ndarray:
-    g = _lag_grid(n if n is not None else i1 + 1)
-    sel = g[(g >= i0) & (g <= i1)]
-    return sel if len(sel) >= 3 else np.arange(i0, i1 + 1)
-
-
 def _slopes(t: np.ndarray, y: np.ndarray) -> np.ndarray:
     """OLS slopes of each row of ``y`` (…, n) against ``t`` (n)."""
     tc = t - t.mean()
-    return (y @ tc) / (tc @ tc)
+    return np.einsum("...i,i->...", y, tc) / (tc @ tc)  # no BLAS threads (see msd.py)
 
 
 def choose_window(
@@ -303,22 +299,27 @@ def diffusivity(
     n = traj.n_frames
     dt_ps = traj.time_step / 1000.0
     lag_times = np.arange(n) * dt_ps
-    disp, com, max_jump = unwrapped_displacements(traj, atoms, remove_drift=remove_drift)
+    x, com, max_jump = unwrapped_series(traj, atoms, remove_drift=remove_drift)
+    nfft = fft_length(n)
 
-    # per-atom, per-axis MSD by FFT, in chunks of atoms; keep the per-axis means at
-    # every lag and per-atom curves on a lag grid only (memory ∝ n_atoms × 4000)
-    series = disp.transpose(1, 2, 0)  # (atoms, 3, frames) view
-    lag_grid = _lag_grid(n)
-    msd_axes = np.zeros((3, n))
-    per_atom_grid = np.empty((n_atoms, 3, len(lag_grid)))
-    chunk_atoms = max(1, 4_000_000 // (3 * n))
+    # One forward FFT per atom and axis (chunks of atoms bound the work memory). The
+    # per-axis species-mean MSD and the collective MSD need only the *sums* of the
+    # spectra (3 + 3 inverse FFTs); per-atom slopes come from the spectra by a linear
+    # functional (SlopeKernel), so no per-atom MSD curve is ever built.
+    nf = nfft // 2 + 1
+    power = np.empty((n_atoms, 3, nf))
+    f_total = np.zeros((3, nf), dtype=complex)
+    chunk_atoms = max(1, 500_000 // (3 * nf))  # ~8 MB of spectra at a time
     for a in range(0, n_atoms, chunk_atoms):
-        block = np.ascontiguousarray(series[a : a + chunk_atoms]).reshape(-1, n)
-        m = msd_fft(block).reshape(-1, 3, n)
-        msd_axes += m.sum(axis=0)
-        per_atom_grid[a : a + chunk_atoms] = m[:, :, lag_grid]
-        del m
-    msd_axes /= n_atoms
+        f = scipy.fft.rfft(x[a : a + chunk_atoms], n=nfft, axis=-1)
+        f_total += f.sum(axis=0)
+        p = power[a : a + chunk_atoms]
+        np.multiply(f.real, f.real, out=p)
+        f.imag **= 2
+        p += f.imag
+        del f
+    sq_sum = np.einsum("aij,aij->ij", x, x)  # Σ_atoms x², no (atoms, 3, n) temporary
+    msd_axes = msd_from_spectrum(power.sum(axis=0), sq_sum, nfft) / n_atoms
     msd = msd_axes.sum(axis=0)
 
     reasons: list[str] = []
@@ -335,16 +336,11 @@ def diffusivity(
             else float("nan")
         )
         auto = False
-    grid = _fit_grid(i0, i1, n)
-    t = lag_times[grid]
-    if len(grid) == i1 - i0 + 1 and len(lag_grid) != n:  # short window below the grid stride
-        per_atom = msd_fft(np.ascontiguousarray(series).reshape(-1, n)).reshape(n_atoms, 3, n)[
-            :, :, grid
-        ]
-    else:
-        per_atom = per_atom_grid[:, :, np.searchsorted(lag_grid, grid)]
+    j0 = max(i0, 1)  # lag 0 carries no information (MSD(0) = 0 by definition)
+    kernel = SlopeKernel(n, j0, i1, dt_ps, nfft=nfft)
     scale = A2_PER_PS_TO_CM2_PER_S / 2.0
-    D_atom_axes = _slopes(t, per_atom) * scale  # (atoms, 3)
+    D_atom_axes = kernel.slopes(power, x) * scale  # (atoms, 3), every lag of the window
+    del power
     D_axes = D_atom_axes.mean(axis=0)
     D = float(D_axes.sum() / 3.0 * 3.0 / dimension)
     D_atom = D_atom_axes.sum(axis=1) / dimension
@@ -359,20 +355,25 @@ def diffusivity(
     n_jumps = float(n_atoms * msd.max() / site_distance_A**2)
     rsd = 3.43 / np.sqrt(n_jumps) + 0.04 if n_jumps > 0 else float("inf")
     by_method["he2018"] = float(abs(D) * rsd)
-    want_blocks = method in (UncertaintyMethod.BLOCKS, UncertaintyMethod.AUTO)
-    if want_blocks:
-        blk = _block_spread(disp, dt_ps, lag_times[i0], lag_times[i1], n_blocks, dimension)
-        if blk is not None:
-            by_method["blocks"] = blk
-    D_std, used = _pick_uncertainty(method, by_method, n_atoms)
 
-    # collective (charge) MSD: summed displacement of all ions of the species
-    total = disp.sum(axis=1).T  # (3, frames)
-    msd_charge = msd_fft(total).sum(axis=0) / n_atoms
-    D_charge = float(_slopes(t, msd_charge[grid]) * A2_PER_PS_TO_CM2_PER_S / (2 * dimension))
-    D_charge_std = _block_spread(
-        disp, dt_ps, lag_times[i0], lag_times[i1], n_blocks, dimension, collective=True
+    # collective (charge) MSD: summed displacement of all ions of the species; its
+    # spectrum is the sum of the atoms' spectra (FFT is linear): no new forward FFT
+    total = x.sum(axis=0)  # (3, frames)
+    msd_charge = (
+        msd_from_spectrum(f_total.real**2 + f_total.imag**2, total * total, nfft).sum(axis=0)
+        / n_atoms
     )
+    del f_total
+    D_charge = float(
+        _slopes(lag_times[j0 : i1 + 1], msd_charge[j0 : i1 + 1])
+        * A2_PER_PS_TO_CM2_PER_S
+        / (2 * dimension)
+    )
+    blk, D_charge_std = _block_spread(x, dt_ps, lag_times[i0], lag_times[i1], n_blocks, dimension)
+    want_blocks = method in (UncertaintyMethod.BLOCKS, UncertaintyMethod.AUTO)
+    if want_blocks and blk is not None:
+        by_method["blocks"] = blk
+    D_std, used = _pick_uncertainty(method, by_method, n_atoms)
     haven = D / D_charge if D_charge > 0 else None
 
     # reliability
@@ -470,19 +471,30 @@ def _pick_uncertainty(
 
 
 def _block_spread(
-    disp: np.ndarray,
+    x: np.ndarray,
     dt_ps: float,
     t0: float,
     t1: float,
     n_blocks: int,
     dimension: int,
-    collective: bool = False,
-) -> float | None:
-    """Standard error over independent time blocks of the diffusivity (cm²/s)."""
-    n = disp.shape[0]
+) -> tuple[float | None, float | None]:
+    """Spread over independent time blocks of the tracer and collective D (cm²/s).
+
+    Parameters
+    ----------
+    x
+        ``(n_atoms, 3, n_frames)`` unwrapped displacements, Å.
+
+    Returns
+    -------
+    (tracer, collective)
+        Standard deviations of the block values, or None when the blocks are too
+        short.
+    """
+    n_atoms, _, n = x.shape
     length = n // n_blocks
     if n_blocks < 2 or length < 20:
-        return None
+        return None, None
     # Each block is fitted over the window scaled down by n_blocks, i.e. the same
     # fraction of its length as the full-run window. A diffusive walk is
     # self-similar: the relative error of D fitted over a fixed *fraction* of a run
@@ -491,20 +503,17 @@ def _block_spread(
     # sqrt(n_blocks)) estimates the error of the full-run D.
     i1 = round(t1 / dt_ps / n_blocks)
     i0 = max(1, min(round(t0 / dt_ps), i1 // 3))
-    if i1 - i0 < 3:
-        return None
-    grid = _fit_grid(i0, i1, length)
-    t = grid * dt_ps
-    values = []
+    if i1 - i0 < 3 or i1 >= length:
+        return None, None
+    kernel = SlopeKernel(length, i0, i1, dt_ps)
+    scale = A2_PER_PS_TO_CM2_PER_S / (2 * dimension)
+    tracer, collective = [], []
     for b in range(n_blocks):
-        seg = disp[b * length : (b + 1) * length]
-        seg = seg - seg[0]
-        if collective:
-            x = seg.sum(axis=1).T
-            m = msd_fft(x).sum(axis=0) / disp.shape[1]
-        else:
-            x = np.ascontiguousarray(seg.transpose(1, 2, 0)).reshape(-1, length)
-            m = msd_fft(x).sum(axis=0) / disp.shape[1]
-        values.append(_slopes(t, m[grid]) * A2_PER_PS_TO_CM2_PER_S / (2 * dimension))
-    values = np.asarray(values)
-    return float(values.std(ddof=1))
+        seg = x[:, :, b * length : (b + 1) * length]
+        seg = seg - seg[:, :, :1]  # contiguous copy; the MSD ignores the offset
+        f, p = power_spectra(seg, kernel.nfft)
+        tracer.append(kernel.slopes(p, seg).sum() / n_atoms * scale)
+        ft = f.sum(axis=0)
+        tot = seg.sum(axis=0)
+        collective.append(kernel.slopes(ft.real**2 + ft.imag**2, tot).sum() / n_atoms * scale)
+    return float(np.std(tracer, ddof=1)), float(np.std(collective, ddof=1))
