@@ -23,8 +23,12 @@ D_TRUE = 1e-4
 METHODS = ["numpy", "amorphdb", "pad_disp", "pad_struct", "mdanalysis", "kinisi"]
 
 
-@functools.lru_cache
 def build(n_frames: int, wrap: bool = True):
+    return _build(int(n_frames), bool(wrap))
+
+
+@functools.lru_cache
+def _build(n_frames: int, wrap: bool):
     from amorphdb.analysis.synthetic import random_walk_trajectory
 
     return random_walk_trajectory(n_frames, D_cm2_s=D_TRUE, seed=0, wrap=wrap)
