@@ -69,5 +69,6 @@ def test_submit_twice_then_status(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["counts"] == {"completed": 1}
     assert data["compositions"][0]["stage"] == "arrhenius"
+    assert data["progress"]["completed"] == 1 and data["progress"]["per_hour"] is None
     assert main(["rerun", str(path)]) == 0
     assert "reran 0" in capsys.readouterr().out

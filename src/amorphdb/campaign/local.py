@@ -309,6 +309,23 @@ def run_campaign(
         db.close()
 
 
+class _PipeQueue:
+    """Progress channel of one worker: its own pipe, so a killed worker blocks no other."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def put(self, item: tuple[str, str]) -> None:
+        self.conn.send(item)
+
+
+def _drain_pipe(conn: Any, on_progress: Callable[[str, str], None]) -> None:
+    with contextlib.suppress(EOFError, OSError):
+        while conn.poll():
+            formula, name = conn.recv()
+            on_progress(formula, name)
+
+
 def _run_processes(
     formulas: list[str],
     workers: int,
@@ -319,31 +336,37 @@ def _run_processes(
     last_job: dict[str, str],
     beat: Callable[..., None],
 ) -> None:
-    """One spawned process per composition, at most ``workers`` at a time."""
+    """One spawned process per composition, at most ``workers`` at a time.
+
+    Each worker reports finished jobs through its own pipe (not a shared queue, whose
+    write lock a worker killed mid-write would hold forever).
+    """
     ctx = mp.get_context("spawn")  # fork is unsafe with threads (torch, pymongo)
-    queue = ctx.Queue()
     waiting = list(formulas)
-    running: dict[str, Any] = {}
+    running: dict[str, tuple[Any, Any]] = {}
     last_beat = 0.0
     try:
         while waiting or running:
             while waiting and len(running) < workers:
                 formula = waiting.pop(0)
-                result_file = root / formula / RESULT_FILE
-                result_file.unlink(missing_ok=True)
+                (root / formula / RESULT_FILE).unlink(missing_ok=True)
+                reader, writer = ctx.Pipe(duplex=False)
                 proc = ctx.Process(
-                    target=_worker_main, args=(data_for(formula), formula, str(root), queue),
+                    target=_worker_main,
+                    args=(data_for(formula), formula, str(root), _PipeQueue(writer)),
                     name=f"amorphdb-{formula}",
                 )
                 proc.start()
-                running[formula] = proc
+                writer.close()  # the child holds its end; EOF once it exits
+                running[formula] = (proc, reader)
                 beat(formula, worker_pid=proc.pid, stage="started")
-            _drain(queue, progress)
-            for formula, proc in list(running.items()):
+            for formula, (proc, reader) in list(running.items()):
+                _drain_pipe(reader, progress)
                 if proc.is_alive():
                     continue
                 proc.join()
-                _drain(queue, progress)
+                _drain_pipe(reader, progress)
+                reader.close()
                 del running[formula]
                 result_file = root / formula / RESULT_FILE
                 if result_file.exists():
@@ -358,27 +381,17 @@ def _run_processes(
                 finish(result)
             now = time.monotonic()
             if running and now - last_beat > HEARTBEAT_INTERVAL_S:
-                for formula, proc in running.items():
+                for formula, (proc, _) in running.items():
                     beat(formula, worker_pid=proc.pid, stage=last_job.get(formula))
                 last_beat = now
             if running:
                 time.sleep(0.2)
     finally:
-        for proc in running.values():  # interrupted: do not leave orphans behind
+        for proc, reader in running.values():  # interrupted: do not leave orphans behind
             with contextlib.suppress(Exception):
                 proc.terminate()
                 proc.join(5)
-        _drain(queue, progress)
-
-
-def _drain(queue: Any, on_progress: Callable[[str, str], None] | None) -> None:
-    while True:
-        try:
-            formula, name = queue.get_nowait()
-        except Exception:
-            return
-        if on_progress is not None:
-            on_progress(formula, name)
+                reader.close()
 
 
 class _LocalQueue:

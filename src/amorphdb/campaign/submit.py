@@ -280,11 +280,26 @@ def rerun(
         for i in todo
     }
     names = [i.formula for i in todo]
-    validate_campaign(spec)
+    _check_escalated(specs)
     if launcher == Launcher.LOCAL:
         return items, run_campaign(spec, on_progress, on_result, formulas=names, specs=specs,
                                    attempt_info=info)
     return items, backend.submit(spec, names, specs=specs, attempt_info=info)
+
+
+def _check_escalated(specs: dict[str, CampaignSpec]) -> None:
+    """Check every rerun composition with its new settings; one error listing all."""
+    from amorphdb.errors import AmorphdbError
+    from amorphdb.flows import check_composition
+
+    problems = []
+    for formula, s in specs.items():
+        try:
+            check_composition(formula, s.engine, s.protocol)
+        except AmorphdbError as exc:
+            problems.append(f"{formula}: {exc}")
+    if problems:
+        raise ConfigError(f"{len(problems)} rerun(s) cannot run: " + " | ".join(problems))
 
 
 def _backend(spec: CampaignSpec, launcher: Launcher) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -94,10 +95,30 @@ def _jsonable(outcome: dict) -> dict:
     return out
 
 
+def progress_over_time(statuses) -> dict:
+    """Completions over time: first, last, count and rate (per hour) of completed attempts."""
+    times = sorted(datetime.fromisoformat(t) for s in statuses for t in s.finished_at[:1])
+    if not times:
+        return {"completed": 0}
+    hours = (times[-1] - times[0]).total_seconds() / 3600
+    return {
+        "completed": len(times),
+        "first": times[0].isoformat(timespec="seconds"),
+        "last": times[-1].isoformat(timespec="seconds"),
+        "per_hour": (len(times) - 1) / hours if hours > 0 else None,
+    }
+
+
 def _status_table(spec: CampaignSpec, statuses) -> Table:
     counts = count_states(statuses)
     title = f"campaign {spec.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    table = Table(title=title)
+    timeline = progress_over_time(statuses)
+    caption = None
+    if timeline["completed"]:
+        rate = timeline["per_hour"]
+        caption = (f"completed {timeline['completed']} from {timeline['first']} to "
+                   f"{timeline['last']}" + (f" ({rate:.2f}/h)" if rate else ""))
+    table = Table(title=title, caption=caption)
     for column in ("formula", "state", "attempts", "stage", "last error"):
         table.add_column(column)
     for s in statuses:
@@ -126,6 +147,7 @@ def status_command(
         typer.echo(json.dumps({
             "campaign": spec.name,
             "counts": count_states(statuses),
+            "progress": progress_over_time(statuses),
             "compositions": [s.as_dict() for s in statuses],
         }, indent=1))
         return
