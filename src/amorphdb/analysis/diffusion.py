@@ -96,6 +96,9 @@ class DiffusionResult:
         a temperature is known.
     n_jumps, site_distance_A
         He et al. 2018 hop count and the site distance used, Å.
+    fit_slope_A2_ps, fit_intercept_A2
+        The fitted line MSD = slope·t + intercept over ``fit_window`` (Å²/ps, Å²);
+        ``D = slope / (2·dimension) × 1e-4``.
     """
 
     species: str
@@ -122,6 +125,8 @@ class DiffusionResult:
     max_jump_fraction: float
     n_jumps: float
     site_distance_A: float
+    fit_slope_A2_ps: float | None = None
+    fit_intercept_A2: float | None = None
     D_charge: float | None = None
     D_charge_std: float | None = None
     msd_charge: np.ndarray | None = None
@@ -375,6 +380,9 @@ def diffusivity(
         by_method["blocks"] = blk
     D_std, used = _pick_uncertainty(method, by_method, n_atoms)
     haven = D / D_charge if D_charge > 0 else None
+    t_fit = lag_times[j0 : i1 + 1]
+    fit_slope = float(_slopes(t_fit, msd[j0 : i1 + 1]))
+    fit_intercept = float(msd[j0 : i1 + 1].mean() - fit_slope * t_fit.mean())
 
     # reliability
     msd_gain = msd[i1] - msd[i0]
@@ -437,6 +445,8 @@ def diffusivity(
         max_jump_fraction=float(max_jump),
         n_jumps=n_jumps,
         site_distance_A=site_distance_A,
+        fit_slope_A2_ps=fit_slope,
+        fit_intercept_A2=fit_intercept,
         D_charge=D_charge,
         D_charge_std=D_charge_std,
         msd_charge=msd_charge,

@@ -37,22 +37,31 @@ def plot_msd(results: DiffusionResult | Sequence[DiffusionResult], path: str | P
     fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=120)
     for res in res_list:
         t, m = res.lag_times[1:], res.msd[1:]
-        (line,) = ax.loglog(t, m, lw=1.2, label=f"{res.species}: D = {res.D:.2e} cm²/s")
-        t0, t1 = res.fit_window
-        sel = (t >= t0) & (t <= t1)
-        # fitted line: MSD = 2·d·D·t + c, D in Å²/ps = D[cm²/s] × 1e4
-        slope = 6.0 * res.D * 1e4
-        c = float(np.mean(m[sel] - slope * t[sel])) if sel.any() else 0.0
-        ax.loglog(t[sel], slope * t[sel] + c, "--", color=line.get_color(), lw=1.0)
-        ax.axvspan(t0, t1, color=line.get_color(), alpha=0.08)
+        ok = m > 0  # log axes: drop zero lags/round-off
+        label = f"{res.species}: D = {res.D:.2e} ± {res.D_std:.1e} cm²/s"
         if not res.reliable:
-            line.set_label(line.get_label() + " (unreliable)")
-    ref = res_list[0]
-    tt = ref.lag_times[1:]
-    ax.loglog(tt, ref.msd[1] * tt / tt[0], ":", color="grey", lw=0.8, label="slope 1")
+            label += " (unreliable)"
+        (line,) = ax.loglog(t[ok], m[ok], lw=1.2, label=label)
+        slope, intercept = _fit_line(res)
+        t0, t1 = res.fit_window
+        # the fit is linear, MSD = slope·t + intercept, over the window: drawn as that
+        # function on a dense grid (on log–log axes it is curved where the intercept
+        # matters), not as a power law
+        tt = np.geomspace(max(t0, t[0]), t1, 200)
+        yy = slope * tt + intercept
+        ax.loglog(tt[yy > 0], yy[yy > 0], "--", color="k", lw=1.2)
+        ax.axvspan(t0, t1, color=line.get_color(), alpha=0.08)
+        if slope > 0:  # a slope-1 (diffusive) guide through the fit at the window's end
+            y1 = slope * t1 + intercept
+            ax.loglog(t[ok], y1 * t[ok] / t1, ":", color="grey", lw=0.8)
+    extra = [
+        plt.Line2D([], [], ls="--", color="k", lw=1.2, label="fit: MSD = slope·t + intercept"),
+        plt.Line2D([], [], ls=":", color="grey", lw=0.8, label="∝ t (diffusive)"),
+    ]
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=[*handles, *extra], fontsize=7)
     ax.set_xlabel("lag time (ps)")
     ax.set_ylabel("MSD (Å²)")
-    ax.legend(fontsize=8)
     ax.set_title("Mean-squared displacement (fit window shaded)", fontsize=9)
     fig.tight_layout()
     out = Path(path)
@@ -60,6 +69,16 @@ def plot_msd(results: DiffusionResult | Sequence[DiffusionResult], path: str | P
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def _fit_line(res: DiffusionResult) -> tuple[float, float]:
+    """Slope (Å²/ps) and intercept (Å²) of the fit; refitted for results without them."""
+    if res.fit_slope_A2_ps is not None and res.fit_intercept_A2 is not None:
+        return res.fit_slope_A2_ps, res.fit_intercept_A2
+    t0, t1 = res.fit_window
+    sel = (res.lag_times >= t0 - 1e-12) & (res.lag_times <= t1 + 1e-12)
+    slope, intercept = np.polyfit(res.lag_times[sel], res.msd[sel], 1)
+    return float(slope), float(intercept)
 
 
 def plot_arrhenius(
