@@ -126,3 +126,28 @@ def test_sigkill_worker_status_rerun_and_nothing_lost_or_duplicated(campaign_fil
             assert temps == [1500.0, 2500.0, 5000.0]  # each temperature exactly once
             assert len({d.protocol_hash for d in docs}) == 1
         assert [s.state for s in read_status(spec, db)] == ["completed", "completed"]
+
+
+def test_escalation_follows_recorded_settings_attempt_after_attempt(campaign_file):
+    from amorphdb.campaign.local import attempt_settings
+
+    spec = load_campaign(campaign_file(engine={"name": "lammps", "timestep_fs": 1.0},
+                                       max_attempts=4))
+    with open_database(spec.store_path()) as db:
+        current = spec
+        steps = []
+        for _ in range(3):
+            settings = attempt_settings(current)
+            db.record_attempt("tiny", "Li2Si2O5", "running", settings=settings)
+            db.record_attempt("tiny", "Li2Si2O5", "failed", settings=settings,
+                              error="ERROR: Lost atoms: original 36 current 35",
+                              stage="anneal 1500 K")
+            [item] = select_rerun(spec, db)
+            assert item.escalation.kind == "unstable_md"
+            current = spec.model_copy(update={"engine": item.escalation.engine,
+                                              "protocol": item.escalation.protocol})
+            steps.append(current.engine.timestep_fs)
+        doc = db.get_campaign("tiny", "Li2Si2O5")
+    assert steps == [0.5, 0.25, 0.125]
+    assert [a.settings["engine"]["timestep_fs"] for a in doc.attempts] == [1.0, 0.5, 0.25]
+    assert [a.number for a in doc.attempts] == [1, 2, 3]

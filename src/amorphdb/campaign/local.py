@@ -260,9 +260,9 @@ def run_campaign(
         f: {**attempt_settings(specs.get(f, spec)), **attempt_info.get(f, {})} for f in formulas
     }
     for formula in formulas:
-        db.record_attempt(spec.name, formula, "running", settings=settings[formula],
-                          stage="submitted")
-        heartbeats.beat(spec.name, formula, launcher="local", stage="submitted")
+        db.record_attempt(spec.name, formula, "waiting", settings=settings[formula],
+                          stage="queued")
+        heartbeats.beat(spec.name, formula, launcher="local", stage="queued")
     root = spec.workdir_path() / spec.name
     root.mkdir(parents=True, exist_ok=True)
     results: dict[str, CompositionResult] = {}
@@ -290,18 +290,23 @@ def run_campaign(
     def data_for(formula: str) -> dict[str, Any]:
         return specs.get(formula, spec).model_dump(mode="json")
 
+    def started(formula: str, **kw: Any) -> None:
+        if kw.get("stage") == "started":  # waiting → running (same attempt)
+            db.record_attempt(spec.name, formula, "running", settings=settings[formula],
+                              stage="started")
+        heartbeats.beat(spec.name, formula, launcher="local", **kw)
+
     try:
         workers = min(spec.workers, len(formulas))
         if workers <= 1:
             queue = _LocalQueue(progress)
             for formula in formulas:
-                heartbeats.beat(spec.name, formula, launcher="local", worker_pid=os.getpid(),
-                                stage="started")
+                started(formula, worker_pid=os.getpid(), stage="started")
                 finish(run_composition(data_for(formula), formula, str(root), queue))
             return results
         _run_processes(
             formulas, workers, root, data_for, finish, progress, last_job,
-            lambda f, **kw: heartbeats.beat(spec.name, f, launcher="local", **kw),
+            started,
         )
         return results
     finally:
