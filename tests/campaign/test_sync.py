@@ -19,6 +19,10 @@ class StandInLaunchPad:
     def get_fw_by_id(self, fw_id):
         return self.fws[fw_id]
 
+    def detect_lostruns(self, expiration_secs, query):
+        ids = [i for i in query["fw_id"]["$in"] if getattr(self.fws[i], "lost", False)]
+        return [], ids, []
+
 
 def _fizzled(fw_id, message):
     trace = f"Traceback (most recent call last):\n  File x\n{message}\n"
@@ -61,3 +65,19 @@ def test_outputs_in_shared_job_store_complete_the_record(campaign_file):
         assert sorted(d.temperature_K for d in db.find(campaign="tiny")) == [1500, 2500, 5000]
         assert sync_campaign(spec, db) == {}  # idempotent
         assert len(db.get_campaign("tiny", "Li2Si2O5").attempts) == 1
+
+
+def test_lost_firework_becomes_failed_as_lost_run(campaign_file):
+    from amorphdb.campaign.escalation import classify_error
+
+    spec = load_campaign(campaign_file())
+    running = Firework(ScriptTask.from_str("true"), name="melt 5000 K", fw_id=3,
+                       state="RUNNING")
+    running.lost = True  # what detect_lostruns reports for a rocket without pings
+    lp = StandInLaunchPad([running])
+    with open_database(spec.store_path()) as db:
+        settings = {**attempt_settings(spec, "fireworks"), "fw_ids": [3]}
+        db.record_attempt("tiny", "Li2Si2O5", "running", settings=settings)
+        assert sync_campaign(spec, db, lp) == {"Li2Si2O5": "failed"}
+        doc = db.get_campaign("tiny", "Li2Si2O5")
+    assert doc.stage == "melt 5000 K" and classify_error(doc.last_error) == "lost"

@@ -72,3 +72,24 @@ def test_submit_twice_then_status(tmp_path, capsys):
     assert data["progress"]["completed"] == 1 and data["progress"]["per_hour"] is None
     assert main(["rerun", str(path)]) == 0
     assert "reran 0" in capsys.readouterr().out
+
+
+def test_unreachable_launchpad_names_address_and_submits_nothing(tmp_path, capsys):
+    lp = tmp_path / "my_launchpad.yaml"
+    lp.write_text("host: 127.0.0.1\nport: 1\nname: fireworks\n")
+    path = tiny_campaign_file(tmp_path, launchers={"fireworks": {"launchpad_file": str(lp)}})
+    assert main(["submit", str(path), "--launcher", "fireworks"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the LaunchPad MongoDB at 127.0.0.1:1" in err and _one_line(err)
+    assert not (tmp_path / "db").exists()
+
+
+def test_missing_jobflow_remote_project(tmp_path, capsys, monkeypatch):
+    from jobflow_remote import SETTINGS
+
+    monkeypatch.setattr(SETTINGS, "projects_folder", str(tmp_path / "none"))
+    path = tiny_campaign_file(tmp_path, launchers={"jobflow_remote": {"project": "amorph"}})
+    assert main(["submit", str(path), "--launcher", "jobflow-remote"]) == 2
+    err = capsys.readouterr().err
+    assert "jobflow-remote project 'amorph' not found" in err and _one_line(err)
+    assert not (tmp_path / "db").exists()

@@ -4,8 +4,9 @@ FireWorks and jobflow-remote workers write job outputs into the shared JobStore 
 do not touch the campaign records. :func:`sync_campaign` closes the loop for records
 still ``waiting``/``running`` from those launchers: a composition whose
 ``record_arrhenius`` output (same campaign and protocol hash) is in the JobStore is
-``completed`` (its summaries are built); one whose Firework fizzled / jobflow-remote
-job failed is ``failed`` with the launcher's error and the failing job as stage.
+``completed`` (its summaries are built); one whose Firework fizzled, or that FireWorks
+calls a lost run (:meth:`LaunchPad.detect_lostruns`), is ``failed`` with the launcher's
+error and the failing job as stage. jobflow-remote job states are not read yet.
 ``amorphdb status`` runs it before showing anything.
 """
 
@@ -51,6 +52,21 @@ def fireworks_failure(launchpad: Any, fw_ids: list[int]) -> tuple[str, str] | No
     return None
 
 
+def fireworks_lost(launchpad: Any, fw_ids: list[int]) -> int | None:
+    """The first of ``fw_ids`` FireWorks calls a lost run (no ping for RUN_EXPIRATION_SECS).
+
+    Uses :meth:`LaunchPad.detect_lostruns` (default expiration 4 h: rockets ping hourly),
+    read-only (nothing fizzled or rerun on the LaunchPad).
+    """
+    from fireworks.fw_config import RUN_EXPIRATION_SECS
+
+    _, lost_fw_ids, _ = launchpad.detect_lostruns(
+        expiration_secs=RUN_EXPIRATION_SECS, query={"fw_id": {"$in": list(fw_ids)}}
+    )
+    lost = sorted(set(lost_fw_ids) & set(fw_ids))
+    return lost[0] if lost else None
+
+
 def sync_campaign(spec: Any, db: Any, launchpad: Any = None) -> dict[str, str]:
     """Update in-flight records of distributed launchers; return formula → new state.
 
@@ -88,7 +104,13 @@ def sync_campaign(spec: Any, db: Any, launchpad: Any = None) -> dict[str, str]:
                 changed[doc.formula_reduced] = "completed"
                 continue
             if launchpad is not None and settings.get("launcher") == "fireworks":
-                failure = fireworks_failure(launchpad, settings.get("fw_ids", []))
+                fw_ids = settings.get("fw_ids", [])
+                failure = fireworks_failure(launchpad, fw_ids)
+                if failure is None:
+                    lost = fireworks_lost(launchpad, fw_ids)
+                    if lost is not None:
+                        failure = (f"lost run: Firework {lost} stopped pinging the LaunchPad "
+                                   "(killed job or node)", launchpad.get_fw_by_id(lost).name)
                 if failure is not None:
                     error, stage = failure
                     db.record_attempt(spec.name, doc.formula_reduced, "failed",
