@@ -89,7 +89,7 @@ def test_tiny_campaign_end_to_end(tmp_path, capsys):
     path = write_campaign(tmp_path)
     assert main(["run", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "Li2Si2O5" in out and "5000 (melt)" in out
+    assert "Li2Si2O5" in out and "5000 melt" in out
     db = open_database(tmp_path / "store.yaml")
     docs = db.find(campaign="tiny", sort="temperature_K")
     assert [d.temperature_K for d in docs] == [1500, 2500, 3500, 5000]
