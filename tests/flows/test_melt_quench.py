@@ -62,3 +62,42 @@ def test_bad_compositions_fail_before_any_job():
         maker.make("Xx2O")
     with pytest.raises(UnsupportedCompositionError, match="missing pairs Li-S, P-S, S-S"):
         maker.make("Li3PS4")
+
+
+def test_segmented_productions_feed_the_records():
+    protocol = ProtocolSettings(
+        anneal_temperatures_K=[1500.0], anneal_steps=3000, melt_steps=1000, max_steps_per_job=1000
+    )
+    flow = MeltQuenchMaker(protocol=protocol).make("Li2SiO3")
+    jobs = [j for j, _ in _jobs(flow)]
+    names = [j.name for j in jobs]
+    assert [n for n in names if n.startswith("anneal 1500 K segment")] == [
+        "anneal 1500 K segment 1/3", "anneal 1500 K segment 2/3", "anneal 1500 K segment 3/3",
+    ]
+    assert "melt 5000 K" in names  # 1000 steps: one job, not segmented
+    stitch = next(j for j in jobs if j.name == "anneal 1500 K stitch")
+    record = [j for j in jobs if j.name == "record_temperature"][-1]
+    assert stitch.uuid in record.input_uuids
+
+
+@pytest.mark.slow
+def test_segmented_protocol_runs(tmp_path):
+    from jobflow import JobStore, run_locally
+    from maggma.stores import MemoryStore
+
+    from amorphdb.store.schemas import AmorphousDoc
+
+    protocol = ProtocolSettings(
+        target_atoms=36, melt_steps=400, anneal_temperatures_K=[2500.0], anneal_steps=1200,
+        max_steps_per_job=400, traj_every=20, volume={"n_steps": 300, "max_iterations": 1},
+    )
+    flow = MeltQuenchMaker(protocol=protocol, campaign="seg").make("Li2Si2O5")
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    responses = run_locally(flow, store=store, create_folders=True, root_dir=tmp_path, log=False)
+    docs = [r.output for rs in responses.values() for r in rs.values()
+            if isinstance(r.output, AmorphousDoc)]
+    anneal = next(d for d in docs if d.temperature_K == 2500)
+    # 1200 steps / 20 + the first frame, stitched from 3 segments without duplicates
+    assert anneal.trajectory.n_frames == 61
+    assert anneal.provenance.n_steps == 1200
+    assert set(anneal.diffusion) == {"Li", "O", "Si"}

@@ -12,6 +12,7 @@ built, so an uncovered composition fails before any job runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from jobflow import Flow, Job, Maker, job
 from pymatgen.core import Structure
@@ -21,6 +22,7 @@ from amorphdb.flows.md import MDMaker
 from amorphdb.flows.protocol import ProtocolSettings
 from amorphdb.flows.record import record_arrhenius, record_temperature
 from amorphdb.flows.schedules import cooling_stages
+from amorphdb.flows.segments import SegmentedMDMaker
 from amorphdb.flows.volume import VolumeEquilibrationMaker
 from amorphdb.structure import (
     check_packable,
@@ -112,6 +114,31 @@ class MeltQuenchMaker(Maker):
             **kw,
         )
 
+    def _production(
+        self, name: str, temperature_K: float, n_steps: int, stage: str, structure, velocities
+    ) -> tuple[Job | Flow, Any, str]:
+        """A production stage: one MD job, or segment jobs + a stitch job when
+        ``max_steps_per_job`` is set and shorter than the stage.
+
+        Returns the job or flow, a reference to its :class:`MDRunDocument`, and the
+        uuid of the job whose output holds the trajectory.
+        """
+        p = self.protocol
+        if p.max_steps_per_job is None or n_steps <= p.max_steps_per_job:
+            md_job = self._md(name, temperature_K, n_steps, stage=stage).make(structure, velocities)
+            return md_job, md_job.output, md_job.uuid
+        segmented = SegmentedMDMaker(
+            name=name,
+            engine=self._engine(stage),
+            temperature_K=temperature_K,
+            n_steps=n_steps,
+            traj_every=p.traj_every,
+            thermo_every=p.thermo_every,
+            seed=p.seed,
+            max_steps_per_job=p.max_steps_per_job,
+        ).make(structure, velocities)
+        return segmented, segmented.output, segmented.jobs[-1].uuid
+
     def _volume(
         self, temperature_K: float, start_density_g_cm3: float | None = None
     ) -> VolumeEquilibrationMaker:
@@ -148,48 +175,57 @@ class MeltQuenchMaker(Maker):
         pack = pack_job(formula, p.target_atoms, p.density_g_cm3, p.packing_tolerance_A, p.seed)
         pack.name = f"pack {formula}"
         melt_volume = self._volume(p.melt_temperature_K).make(pack.output)
-        melt = self._md(
-            f"melt {p.melt_temperature_K:g} K", p.melt_temperature_K, p.melt_steps, stage="melt"
-        )
-        melt_job = melt.make(
-            melt_volume.output.structure, melt_volume.output.velocities_A_per_fs
+        melt_job, melt_out, melt_uuid = self._production(
+            f"melt {p.melt_temperature_K:g} K",
+            p.melt_temperature_K,
+            p.melt_steps,
+            "melt",
+            melt_volume.output.structure,
+            melt_volume.output.velocities_A_per_fs,
         )
         melt_record = record_temperature(
-            melt_job.output,
+            melt_out,
             melt_volume.output,
-            melt_job.uuid,
+            melt_uuid,
             stage="melt",
             species=p.diffusing_species,
-            job_refs={"pack": pack.uuid, "production": melt_job.uuid},
+            job_refs={"pack": pack.uuid, "production": melt_uuid},
             **record_kw,
         )
         jobs: list[Job | Flow] = [pack, melt_volume, melt_job, melt_record]
 
         records = []
         for temperature in p.anneal_temperatures_K:
-            previous = melt_job
+            previous_structure = melt_out.structure
+            previous_velocities = melt_out.final_velocities_A_per_fs
             stages = cooling_stages(
                 p.melt_temperature_K, temperature, p.cooling.method, p.cooling.step_K
             )
             for i, (t0, t1) in enumerate(stages):
                 cool = self._md(
                     f"cool {i} {t0:g}->{t1:g} K", t0, p.cooling.n_steps, end_temperature_K=t1
-                ).make(previous.output.structure, previous.output.final_velocities_A_per_fs)
+                ).make(previous_structure, previous_velocities)
                 jobs.append(cool)
-                previous = cool
+                previous_structure = cool.output.structure
+                previous_velocities = cool.output.final_velocities_A_per_fs
             volume = self._volume(temperature, start_density).make(
-                previous.output.structure, previous.output.final_velocities_A_per_fs
+                previous_structure, previous_velocities
             )
-            production = self._md(f"anneal {temperature:g} K", temperature, p.anneal_steps).make(
-                volume.output.structure, volume.output.velocities_A_per_fs
+            production, prod_out, prod_uuid = self._production(
+                f"anneal {temperature:g} K",
+                temperature,
+                p.anneal_steps,
+                "anneal",
+                volume.output.structure,
+                volume.output.velocities_A_per_fs,
             )
             record = record_temperature(
-                production.output,
+                prod_out,
                 volume.output,
-                production.uuid,
+                prod_uuid,
                 stage="anneal",
                 species=p.diffusing_species,
-                job_refs={"pack": pack.uuid, "melt": melt_job.uuid, "production": production.uuid},
+                job_refs={"pack": pack.uuid, "melt": melt_uuid, "production": prod_uuid},
                 **record_kw,
             )
             jobs += [volume, production, record]

@@ -90,6 +90,12 @@ class ProtocolSettings(BaseModel):
     )
     volume: VolumeSettings = Field(default_factory=VolumeSettings)
     cooling: CoolingSettings = Field(default_factory=CoolingSettings)
+    max_steps_per_job: int | None = Field(
+        None,
+        gt=0,
+        description="split melt and anneal productions into segment jobs of at most this "
+        "many steps (continued with velocities, stitched); None: one job per stage",
+    )
     traj_every: int = Field(10, gt=0, description="steps between stored frames")
     thermo_every: int = Field(10, gt=0, description="steps between thermo samples")
     seed: int = Field(12345, description="seed for packing, velocities, thermostats")
