@@ -26,6 +26,7 @@ from amorphdb.structure import estimate_density, parse_composition
          "electronic"),
         ("volume search did not converge: |P| = 12 kbar after 6 checks", "eos"),
         ("worker process 123 died (killed by SIGKILL) after job 'melt'", "lost"),
+        ("jobflow-remote job 9 REMOTE_ERROR: slurmstepd: CANCELLED DUE TO TIME LIMIT", "lost"),
         ("RuntimeError: something else", "unknown"),
         (None, "unknown"),
     ],

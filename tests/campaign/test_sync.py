@@ -81,3 +81,36 @@ def test_lost_firework_becomes_failed_as_lost_run(campaign_file):
         assert sync_campaign(spec, db, lp) == {"Li2Si2O5": "failed"}
         doc = db.get_campaign("tiny", "Li2Si2O5")
     assert doc.stage == "melt 5000 K" and classify_error(doc.last_error) == "lost"
+
+
+class StandInJobController:
+    """Answers get_jobs_info like jobflow-remote's (its queue needs a MongoDB server)."""
+
+    def __init__(self, infos):
+        self.infos = infos
+
+    def get_jobs_info(self, flow_ids, states):
+        return [i for i in self.infos if i.flow in flow_ids and i.state in states]
+
+
+def test_failed_jobflow_remote_job_fails_the_record(campaign_file):
+    from types import SimpleNamespace
+
+    from jobflow_remote.jobs.state import JobState
+
+    spec = load_campaign(campaign_file())
+    controller = StandInJobController([
+        SimpleNamespace(flow="f1", db_id="7", name="pack Li2Si2O5", state=JobState.COMPLETED,
+                        error=None, remote={}),
+        SimpleNamespace(flow="f1", db_id="9", name="anneal 2500 K", state=JobState.REMOTE_ERROR,
+                        error=None, remote={"error": "Traceback...\nslurmstepd: CANCELLED "
+                                            "DUE TO TIME LIMIT"}),
+    ])
+    with open_database(spec.store_path()) as db:
+        settings = {**attempt_settings(spec, "jobflow-remote"), "flow_uuid": "f1"}
+        db.record_attempt("tiny", "Li2Si2O5", "waiting", settings=settings)
+        assert sync_campaign(spec, db, job_controller=controller) == {"Li2Si2O5": "failed"}
+        doc = db.get_campaign("tiny", "Li2Si2O5")
+    assert doc.stage == "anneal 2500 K"
+    assert doc.last_error == ("jobflow-remote job 9 REMOTE_ERROR: slurmstepd: CANCELLED DUE "
+                              "TO TIME LIMIT")

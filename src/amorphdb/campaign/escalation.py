@@ -14,7 +14,8 @@ unstable_md        time step halved per failure (lost atoms, NaN, energy
 electronic (VASP)  the electronic ladder: ALGO Normal, NELM 120 → ALGO All,
                    NELM 200 → ALGO Damped, TIME 0.4, NELM 300 (custodian's
                    VaspErrorHandler order for unconverged SCF)
-lost               same settings (a killed job, a node failure, a dead heartbeat)
+lost               same settings (a killed job, wall time, a node failure, a dead
+                   heartbeat)
 unknown            same settings, new seed
 =================  ==========================================================
 """
@@ -75,7 +76,11 @@ _PATTERNS: tuple[tuple[FailureKind, re.Pattern[str]], ...] = (
     ),
     (
         FailureKind.LOST,
-        re.compile(r"worker .*(died|killed|lost)|heartbeat|SIGKILL|walltime|lost run", re.I),
+        re.compile(
+            r"worker .*(died|killed|lost)|heartbeat|SIGKILL|walltime|lost run|time limit|"
+            r"cancelled|node fail",
+            re.I,
+        ),
     ),
 )
 

@@ -83,6 +83,10 @@ class JobflowRemoteLauncher:
             ) from None
         return cls(project, name)
 
+    def job_controller(self) -> Any:
+        """The project's jobflow-remote ``JobController`` (reads job states)."""
+        return self.project.get_job_controller()
+
     def submit(
         self,
         spec: CampaignSpec,
@@ -106,7 +110,8 @@ class JobflowRemoteLauncher:
                     db_ids = submit_flow(flow, project=self.project_name,
                                          worker=s.launchers.jobflow_remote.worker)
                     settings = {**attempt_settings(s, "jobflow-remote"),
-                                **(attempt_info or {}).get(formula, {}), "db_ids": db_ids}
+                                **(attempt_info or {}).get(formula, {}), "db_ids": db_ids,
+                                "flow_uuid": flow.uuid}
                     db.record_attempt(spec.name, formula, "waiting", settings=settings,
                                       stage="submitted")
                     heartbeats.beat(spec.name, formula, launcher="jobflow-remote",

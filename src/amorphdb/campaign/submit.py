@@ -124,6 +124,17 @@ def _try_launchpad(spec: CampaignSpec) -> Any:
         return None
 
 
+def _try_job_controller(spec: CampaignSpec) -> Any:
+    """The campaign's jobflow-remote JobController when reachable, else None."""
+    from amorphdb.campaign.jobflow_remote import JobflowRemoteLauncher
+    from amorphdb.errors import AmorphdbError
+
+    try:
+        return JobflowRemoteLauncher.connect(spec).job_controller()
+    except (AmorphdbError, ImportError):
+        return None
+
+
 def sync_and_read_status(spec: CampaignSpec, db: Any) -> list[CompositionStatus]:
     """Take distributed launchers' outcomes into the records, then read the status."""
     from amorphdb.campaign.sync import DISTRIBUTED, sync_campaign
@@ -134,7 +145,8 @@ def sync_and_read_status(spec: CampaignSpec, db: Any) -> list[CompositionStatus]
     }
     if launchers & set(DISTRIBUTED):
         launchpad = _try_launchpad(spec) if "fireworks" in launchers else None
-        sync_campaign(spec, db, launchpad)
+        controller = _try_job_controller(spec) if "jobflow-remote" in launchers else None
+        sync_campaign(spec, db, launchpad, controller)
     return read_status(spec, db)
 
 

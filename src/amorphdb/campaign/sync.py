@@ -6,7 +6,8 @@ still ``waiting``/``running`` from those launchers: a composition whose
 ``record_arrhenius`` output (same campaign and protocol hash) is in the JobStore is
 ``completed`` (its summaries are built); one whose Firework fizzled, or that FireWorks
 calls a lost run (:meth:`LaunchPad.detect_lostruns`), is ``failed`` with the launcher's
-error and the failing job as stage. jobflow-remote job states are not read yet.
+error and the failing job as stage; so is one with a FAILED / REMOTE_ERROR
+jobflow-remote job.
 ``amorphdb status`` runs it before showing anything.
 """
 
@@ -67,7 +68,26 @@ def fireworks_lost(launchpad: Any, fw_ids: list[int]) -> int | None:
     return lost[0] if lost else None
 
 
-def sync_campaign(spec: Any, db: Any, launchpad: Any = None) -> dict[str, str]:
+def jobflow_remote_failure(controller: Any, flow_uuid: str) -> tuple[str, str] | None:
+    """(error, stage) of the first FAILED / REMOTE_ERROR job of a jobflow-remote flow."""
+    from jobflow_remote.jobs.state import JobState
+
+    infos = controller.get_jobs_info(
+        flow_ids=[flow_uuid], states=[JobState.FAILED, JobState.REMOTE_ERROR]
+    )
+    for info in infos:
+        remote_error = (getattr(info, "remote", None) or {})
+        remote_error = remote_error.get("error") if isinstance(remote_error, dict) else None
+        text = (info.error or remote_error or "").strip().splitlines()
+        detail = text[-1].strip() if text else "no message"
+        state = getattr(info.state, "value", info.state)
+        return f"jobflow-remote job {info.db_id} {state}: {detail}", info.name
+    return None
+
+
+def sync_campaign(
+    spec: Any, db: Any, launchpad: Any = None, job_controller: Any = None
+) -> dict[str, str]:
     """Update in-flight records of distributed launchers; return formula → new state.
 
     Parameters
@@ -78,6 +98,8 @@ def sync_campaign(spec: Any, db: Any, launchpad: Any = None) -> dict[str, str]:
         Open :class:`~amorphdb.store.database.AmorphousDB` (its JobStore is read).
     launchpad
         A FireWorks LaunchPad to read fizzled Fireworks from (None: skip that check).
+    job_controller
+        A jobflow-remote ``JobController`` to read failed jobs from (None: skip).
     """
     records = [
         d for d in db.find_campaigns(campaign=spec.name)
@@ -111,12 +133,16 @@ def sync_campaign(spec: Any, db: Any, launchpad: Any = None) -> dict[str, str]:
                     if lost is not None:
                         failure = (f"lost run: Firework {lost} stopped pinging the LaunchPad "
                                    "(killed job or node)", launchpad.get_fw_by_id(lost).name)
-                if failure is not None:
-                    error, stage = failure
-                    db.record_attempt(spec.name, doc.formula_reduced, "failed",
-                                      settings=settings, error=error, stage=stage)
-                    heartbeats.clear(spec.name, doc.formula_reduced)
-                    changed[doc.formula_reduced] = "failed"
+            elif job_controller is not None and settings.get("flow_uuid"):
+                failure = jobflow_remote_failure(job_controller, settings["flow_uuid"])
+            else:
+                failure = None
+            if failure is not None:
+                error, stage = failure
+                db.record_attempt(spec.name, doc.formula_reduced, "failed",
+                                  settings=settings, error=error, stage=stage)
+                heartbeats.clear(spec.name, doc.formula_reduced)
+                changed[doc.formula_reduced] = "failed"
     finally:
         heartbeats.close()
     return changed
