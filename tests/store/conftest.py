@@ -18,11 +18,36 @@ MONGO_ENV = "AMORPHDB_TEST_MONGODB_URI"
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-@pytest.fixture(params=["embedded", "mongodb"])
-def store_config(request, tmp_path):
-    """A store configuration on a fresh, empty database."""
+@pytest.fixture(params=["embedded", "mongomock", "mongodb"])
+def store_config(request, tmp_path, monkeypatch):
+    """A store configuration on a fresh, empty database.
+
+    ``embedded``: montydb in tmp_path (always). ``mongomock``: the MongoDB code path
+    (MongoStore, GridFSStore, unique indexes, pymongo errors) on an in-memory mongomock
+    server: not a real MongoDB, but every MongoDB-only branch runs. ``mongodb``: a real
+    server at $AMORPHDB_TEST_MONGODB_URI (skipped when unset).
+    """
     if request.param == "embedded":
         yield StoreConfig(path=tmp_path / "db")
+        return
+    if request.param == "mongomock":
+        import mongomock_ng
+        import mongomock_ng.gridfs
+
+        mongomock_ng.gridfs.enable_gridfs_integration()
+        server = mongomock_ng.MongoClient()  # one shared in-memory server
+        monkeypatch.setattr(server, "close", lambda: None)  # the ping must not close it
+
+        def client(*args, **kwargs):
+            return server
+
+        for target in (
+            "maggma.stores.mongolike.MongoClient",
+            "maggma.stores.gridfs.MongoClient",
+            "pymongo.MongoClient",
+        ):
+            monkeypatch.setattr(target, client)
+        yield StoreConfig(type="mongodb", host="mongomock", database="amorphdb_test")
         return
     if not os.environ.get(MONGO_ENV):
         pytest.skip(f"{MONGO_ENV} is not set: no MongoDB to run the contract tests against")

@@ -348,3 +348,28 @@ def test_parallel_writers_never_duplicate(tmp_path):
         assert db.count() == 10
         assert db._coll("structures").count_documents({}) == 10
         assert len(db.find_campaigns()) == 1
+
+
+def test_mongodb_unique_and_query_indexes(db):
+    if db.config.type == "embedded":
+        pytest.skip("montydb keeps no secondary indexes (create_index is a no-op)")
+    info = db._coll("amorphous").index_information()
+    key = info["amorphdb_key"]
+    assert key["unique"] is True
+    assert [k for k, _ in key["key"]] == [
+        "campaign",
+        "formula_reduced",
+        "temperature_K",
+        "protocol_hash",
+    ]
+    indexed = {k for idx in info.values() for k, _ in idx["key"]}
+    assert {"chemsys", "elements", "temperature_K", "diffusion.Li.D_cm2_s"} <= indexed
+    assert db._coll("arrhenius").index_information()["amorphdb_key"]["unique"] is True
+    # a second document with the same key fields but another _id is refused by the index
+    from amorphdb.store.database import DUPLICATE_KEY_ERRORS
+
+    raw = make_amorphous().to_mongo()
+    db._coll("amorphous").insert_one(raw)
+    raw["_id"] = "other-id"
+    with pytest.raises(DUPLICATE_KEY_ERRORS):
+        db._coll("amorphous").insert_one(raw)
