@@ -13,6 +13,15 @@ from amorphdb.errors import ConfigError
 from amorphdb.store import open_database
 
 
+def _running(pid: int) -> bool:
+    """True for a live, non-zombie process."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
@@ -151,3 +160,50 @@ def test_escalation_follows_recorded_settings_attempt_after_attempt(campaign_fil
     assert steps == [0.5, 0.25, 0.125]
     assert [a.settings["engine"]["timestep_fs"] for a in doc.attempts] == [1.0, 0.5, 0.25]
     assert [a.number for a in doc.attempts] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_sigkill_launcher_shows_lost_workers_stop_rerun_completes(campaign_file):
+    import sys
+    import time
+
+    path = campaign_file(compositions=["Li2Si2O5", "Li2SiO3"], workers=2)
+    spec = load_campaign(path)
+    parent = subprocess.Popen([sys.executable, "-m", "amorphdb", "submit", str(path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = []
+    deadline = time.monotonic() + 120
+    while len(workers) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            with open_database(spec.store_path()) as db:
+                hb = Heartbeats(db)
+                workers = [b["worker_pid"] for b in hb.all("tiny").values() if "worker_pid" in b]
+                hb.close()
+        except Exception:  # the launcher is creating the store
+            workers = []
+    assert len(workers) == 2, "workers never started"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    # workers notice their parent is gone within PARENT_CHECK_S once started (spawned
+    # workers spend a few seconds importing first)
+    deadline = time.monotonic() + 60
+    while (alive := [p for p in workers if _running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert alive == []  # no orphan keeps computing next to the rerun
+    # killed, not finished: a worker that finished would have left its result file
+    assert list((spec.workdir_path() / "tiny").glob("*/.amorphdb-result-*")) == []
+    with open_database(spec.store_path()) as db:
+        states = [s.state for s in read_status(spec, db)]
+    assert states == [LOST, LOST]
+    items, results = rerun(spec)
+    assert {i.formula for i in items} == {"Li2Si2O5", "Li2SiO3"}
+    assert all(r.ok for r in results.values())
+    with open_database(spec.store_path()) as db:
+        for formula in ("Li2Si2O5", "Li2SiO3"):
+            doc = db.get_campaign("tiny", formula)
+            assert doc.state == "completed"
+            assert [a.state for a in doc.attempts] == ["failed", "completed"]
+            assert "is gone" in doc.attempts[0].error
+            temps = sorted(d.temperature_K for d in db.find(campaign="tiny", formula=formula))
+            assert temps == [1500.0, 2500.0, 5000.0]

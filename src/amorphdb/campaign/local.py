@@ -27,6 +27,7 @@ import pickle
 import signal
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,7 +153,9 @@ def run_composition(
 RECORD_JOBS = ("record_temperature", "record_arrhenius")
 #: seconds between heartbeats of running compositions
 HEARTBEAT_INTERVAL_S = 5.0
-RESULT_FILE = ".amorphdb-result.pkl"
+RESULT_FILE = ".amorphdb-result-{token}.pkl"
+#: seconds between a worker's checks that its parent is still alive
+PARENT_CHECK_S = 1.0
 
 
 def save_result(job_store: Any, result: CompositionResult) -> None:
@@ -194,15 +197,34 @@ def attempt_settings(spec: CampaignSpec, launcher: str = "local") -> dict[str, A
     }
 
 
-def _worker_main(spec_data: dict[str, Any], formula: str, root_dir: str, queue: Any) -> None:
+def _watch_parent(parent_pid: int) -> None:
+    """Kill this worker's process group (it and its MD subprocesses) once the parent dies.
+
+    A launcher killed with SIGKILL cannot stop its workers; without this they would keep
+    running (and keep LAMMPS running) next to the rerun of the same composition.
+    """
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent_pid:
+            os.killpg(0, signal.SIGKILL)
+
+
+def _worker_main(
+    spec_data: dict[str, Any], formula: str, root_dir: str, queue: Any, result_path: str,
+    parent_pid: int,
+) -> None:
     """Worker process: run one composition, leave the result as a pickle file."""
+    import threading
+
+    os.setpgrp()  # own process group: the parent can stop the worker with its MD children
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     result = run_composition(spec_data, formula, root_dir, queue)
-    folder = Path(root_dir) / formula
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (RESULT_FILE + ".tmp")
+    path = Path(result_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as handle:
         pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, folder / RESULT_FILE)  # atomic: the parent sees all or nothing
+    os.replace(tmp, path)  # atomic: the parent sees all or nothing
 
 
 def _death_message(pid: int | None, exitcode: int | None, last_job: str | None) -> str:
@@ -354,18 +376,20 @@ def _run_processes(
         while waiting or running:
             while waiting and len(running) < workers:
                 formula = waiting.pop(0)
-                (root / formula / RESULT_FILE).unlink(missing_ok=True)
+                # a result file of this launch only (never one a stray worker left)
+                result_file = root / formula / RESULT_FILE.format(token=uuid.uuid4().hex)
                 reader, writer = ctx.Pipe(duplex=False)
                 proc = ctx.Process(
                     target=_worker_main,
-                    args=(data_for(formula), formula, str(root), _PipeQueue(writer)),
+                    args=(data_for(formula), formula, str(root), _PipeQueue(writer),
+                          str(result_file), os.getpid()),
                     name=f"amorphdb-{formula}",
                 )
                 proc.start()
                 writer.close()  # the child holds its end; EOF once it exits
-                running[formula] = (proc, reader)
+                running[formula] = (proc, reader, result_file)
                 beat(formula, worker_pid=proc.pid, stage="started")
-            for formula, (proc, reader) in list(running.items()):
+            for formula, (proc, reader, result_file) in list(running.items()):
                 _drain_pipe(reader, progress)
                 if proc.is_alive():
                     continue
@@ -373,12 +397,13 @@ def _run_processes(
                 _drain_pipe(reader, progress)
                 reader.close()
                 del running[formula]
-                result_file = root / formula / RESULT_FILE
                 if result_file.exists():
                     with open(result_file, "rb") as handle:
                         result = pickle.load(handle)
                     result_file.unlink()
                 else:
+                    with contextlib.suppress(OSError):  # MD subprocesses it left behind
+                        os.killpg(proc.pid, signal.SIGKILL)
                     result = CompositionResult(
                         formula=formula, ok=False, stage=last_job.get(formula),
                         error=_death_message(proc.pid, proc.exitcode, last_job.get(formula)),
@@ -386,15 +411,17 @@ def _run_processes(
                 finish(result)
             now = time.monotonic()
             if running and now - last_beat > HEARTBEAT_INTERVAL_S:
-                for formula, (proc, _) in running.items():
+                for formula, (proc, _, _) in running.items():
                     beat(formula, worker_pid=proc.pid, stage=last_job.get(formula))
                 last_beat = now
             if running:
                 time.sleep(0.2)
     finally:
-        for proc, reader in running.values():  # interrupted: do not leave orphans behind
+        for proc, reader, _ in running.values():  # interrupted: do not leave orphans behind
             with contextlib.suppress(Exception):
-                proc.terminate()
+                os.killpg(proc.pid, signal.SIGTERM)  # the worker and its MD subprocesses
+            with contextlib.suppress(Exception):
+                proc.terminate()  # in case it had not made its process group yet
                 proc.join(5)
                 reader.close()
 
