@@ -165,3 +165,14 @@ def test_unwrapped_series_matches_true_walk_and_collective_msd(rw_traj):
     lo, hi = (round(v / 0.002) for v in res.fit_window)
     slope = np.polyfit(res.lag_times[lo : hi + 1], res.msd[lo : hi + 1], 1)[0]
     assert slope / 6 * 1e-4 == pytest.approx(res.D, rel=1e-9)
+
+
+def test_single_precision_block_transforms_match_double(rw_traj):
+    from amorphdb.analysis.diffusion import _block_spread
+    from amorphdb.analysis.msd import unwrapped_series
+
+    x, _, _ = unwrapped_series(rw_traj, rw_traj.indices("Li"))
+    single = _block_spread(x, 0.002, 0.05, 2.4, 10, 3)
+    double = _block_spread(x, 0.002, 0.05, 2.4, 10, 3, single_precision=False)
+    np.testing.assert_allclose(single, double, rtol=1e-5)
+    assert single[0] > 0 and single[1] > single[0]  # collective D scatters more

@@ -40,7 +40,6 @@ from amorphdb.analysis.msd import (
     check_frames,
     fft_length,
     msd_from_spectrum,
-    power_spectra,
     unwrapped_series,
 )
 from amorphdb.analysis.trajectory import Trajectory, decode_array, encode_array
@@ -487,6 +486,7 @@ def _block_spread(
     t1: float,
     n_blocks: int,
     dimension: int,
+    single_precision: bool = True,
 ) -> tuple[float | None, float | None]:
     """Spread over independent time blocks of the tracer and collective D (cm²/s).
 
@@ -494,6 +494,8 @@ def _block_spread(
     ----------
     x
         ``(n_atoms, 3, n_frames)`` unwrapped displacements, Å.
+    single_precision
+        Transform the blocks in float32 (the sums and fits stay float64).
 
     Returns
     -------
@@ -521,9 +523,16 @@ def _block_spread(
     for b in range(n_blocks):
         seg = x[:, :, b * length : (b + 1) * length]
         seg = seg - seg[:, :, :1]  # contiguous copy; the MSD ignores the offset
-        f, p = power_spectra(seg, kernel.nfft)
-        tracer.append(kernel.slopes(p, seg).sum() / n_atoms * scale)
-        ft = f.sum(axis=0)
+        # single-precision transforms (3x faster): a block D only feeds a spread that
+        # itself scatters by ~25 %; the change is < 1e-4 relative (test)
+        f = scipy.fft.rfft(
+            seg.astype(np.float32) if single_precision else seg, n=kernel.nfft, axis=-1
+        )
+        power = f.real.astype(np.float64) ** 2
+        power += f.imag.astype(np.float64) ** 2
+        # only the sum over atoms and axes is needed: sum the spectra, then one dot
+        tracer.append(kernel.summed_slope(power.sum(axis=(0, 1)), seg) / n_atoms * scale)
+        ft = f.sum(axis=0, dtype=np.complex128)
         tot = seg.sum(axis=0)
-        collective.append(kernel.slopes(ft.real**2 + ft.imag**2, tot).sum() / n_atoms * scale)
+        collective.append(kernel.summed_slope(ft.real**2 + ft.imag**2, tot) / n_atoms * scale)
     return float(np.std(tracer, ddof=1)), float(np.std(collective, ddof=1))

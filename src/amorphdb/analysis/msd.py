@@ -274,6 +274,12 @@ class SlopeKernel:
         """Slopes (unit²/dt) of each series (``x``, last axis) from its power spectrum."""
         return np.einsum("...i,...i,i->...", x, x, self.u) - 2.0 * _dot(power, self.k)
 
+    def summed_slope(self, power_sum: np.ndarray, x: np.ndarray) -> float:
+        """Sum of the slopes of all series ``x`` (…, n) from their spectra or partial sums."""
+        xs = x.reshape(-1, x.shape[-1])
+        sq_u = np.einsum("ai,ai,i->", xs, xs, self.u)
+        return float(sq_u - 2.0 * _dot(power_sum, self.k).sum())
+
 
 def power_spectra(x: np.ndarray, nfft: int, workers: int | None = None) -> tuple:
     """rfft of each series (last axis) and its power |F|², float64."""
