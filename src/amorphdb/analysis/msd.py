@@ -130,17 +130,21 @@ def unwrapped_series(
             frac -= shift
             d -= np.matmul(shift, lats)
             max_jump = max(max_jump, float(frac.max()), -float(frac.min()))
-        s = np.cumsum(d[:, sel], axis=0)
-        s += carry
-        carry = s[-1].copy()
+        # steps of the analysed atoms relative to the centre of mass, Cartesian
+        # (contiguous from here on), then their running sum
+        s = np.matmul(d[:, sel], lat) if constant else d[:, sel].copy()
         if w is not None:
-            cm = np.cumsum(np.matmul(w, d), axis=0)
+            step = np.matmul(w, d)
+            if constant:
+                step = np.matmul(step[:, None, :], lat)[:, 0]
+            s -= step[:, None, :]
+            cm = np.cumsum(step, axis=0)
             cm += com_carry
             com_carry = cm[-1].copy()
-            s -= cm[:, None, :]
-            com[start:stop] = np.matmul(cm[:, None, :], lat)[:, 0] if constant else cm
-        if constant:
-            s = np.matmul(s, lat)
+            com[start:stop] = cm
+        np.cumsum(s, axis=0, out=s)
+        s += carry
+        carry = s[-1].copy()
         x[:, :, start:stop] = s.transpose(1, 2, 0)
     if max_jump > JUMP_WARN_FRACTION:
         warnings.warn(
