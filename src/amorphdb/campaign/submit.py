@@ -238,8 +238,9 @@ def select_rerun(
         if stage is not None and stage not in (status.stage or ""):
             continue
         doc = db.get_campaign(spec.name, status.formula)
+        # failed attempts, counting a lost (still open) one: it failed too
         failures = [a for a in doc.attempts if a.state != ResultState.COMPLETED]
-        if status.state != LOST and len(failures) >= spec.max_attempts:
+        if len(failures) >= spec.max_attempts:
             items.append(RerunItem(status.formula, len(doc.attempts), None, exhausted=True))
             continue
         engine, protocol = _last_settings(spec, doc)
