@@ -103,6 +103,8 @@ def test_bad_input():
         diffusivity(traj, "Na")
     with pytest.raises(AnalysisError, match="1 frame"):
         diffusivity(traj[:1], "Li")
+    with pytest.raises(AnalysisError, match="2 frames; diffusion needs many"):
+        diffusivity(traj[:2], "Li")
 
 
 def test_sparse_frames_warn():

@@ -337,8 +337,9 @@ def msd_direct(x: np.ndarray) -> np.ndarray:
 
 def check_frames(traj: Trajectory) -> None:
     """Raise if the trajectory cannot give an MSD."""
-    if traj.n_frames < 2:
+    if traj.n_frames < 3:
+        n = traj.n_frames
         raise AnalysisError(
-            f"the trajectory has {traj.n_frames} frame; diffusion needs many frames "
-            "(at least hundreds over several ps)"
+            f"the trajectory has {n} frame{'s' if n != 1 else ''}; diffusion needs many "
+            "frames (at least hundreds over several ps)"
         )
