@@ -18,17 +18,19 @@ MONGO_ENV = "AMORPHDB_TEST_MONGODB_URI"
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-@pytest.fixture(params=["embedded", "mongomock", "mongodb"])
+@pytest.fixture(params=["embedded", "embedded-scan", "mongomock", "mongodb"])
 def store_config(request, tmp_path, monkeypatch):
     """A store configuration on a fresh, empty database.
 
-    ``embedded``: montydb in tmp_path (always). ``mongomock``: the MongoDB code path
+    ``embedded``: montydb in tmp_path, queries answered by the in-process snapshot;
+    ``embedded-scan``: the same with ``query_cache=False`` (montydb evaluates the MongoDB
+    criteria, the code path MongoDB uses). ``mongomock``: the MongoDB code path
     (MongoStore, GridFSStore, unique indexes, pymongo errors) on an in-memory mongomock
     server: not a real MongoDB, but every MongoDB-only branch runs. ``mongodb``: a real
     server at $AMORPHDB_TEST_MONGODB_URI (skipped when unset).
     """
-    if request.param == "embedded":
-        yield StoreConfig(path=tmp_path / "db")
+    if request.param.startswith("embedded"):
+        yield StoreConfig(path=tmp_path / "db", query_cache=request.param == "embedded")
         return
     if request.param == "mongomock":
         import mongomock_ng

@@ -65,6 +65,7 @@ class CollectionNames(BaseModel):
     amorphous: str = Field("amorphous", description="one summary per composition x temperature")
     arrhenius: str = Field("arrhenius", description="one Arrhenius fit per composition x species")
     campaigns: str = Field("campaigns", description="per-composition state and attempts")
+    meta: str = Field("meta", description="write tokens (query snapshot invalidation)")
     structures: str = Field(
         "structures",
         description="final structures of the amorphous summaries (kept apart "
@@ -96,6 +97,9 @@ class StoreConfig(BaseModel):
         Server-selection timeout in ms: an unreachable MongoDB fails after this long.
     trajectory_stride
         Keep every n-th trajectory frame when storing (1 keeps all frames).
+    query_cache
+        Embedded store only: answer summary queries from an in-process snapshot
+        (:mod:`amorphdb.store.snapshot`), reloaded whenever another writer changed data.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -111,6 +115,11 @@ class StoreConfig(BaseModel):
     auth_source: str = "admin"
     timeout_ms: int = Field(3000, ge=100)
     trajectory_stride: int = Field(1, ge=1)
+    query_cache: bool = Field(
+        True,
+        description="embedded store: answer summary queries from an in-process snapshot "
+        "(reloaded when any AmorphousDB writer changes the data)",
+    )
     collections: CollectionNames = Field(default_factory=CollectionNames)
 
     # ------------------------------------------------------------------ loading

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -47,6 +48,7 @@ from amorphdb.store.schemas import (
     reduced_formula,
     utcnow,
 )
+from amorphdb.store.snapshot import Snapshot
 from amorphdb.store.trajectory import trajectory_from_payload
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -125,6 +127,8 @@ class AmorphousDB:
         self.arrhenius_store = config.make_store(names.arrhenius)
         self.campaigns_store = config.make_store(names.campaigns)
         self.structures_store = config.make_store(names.structures)
+        self.meta_store = config.make_store(names.meta)
+        self._snapshot: Snapshot | None = None
         self._job_store: JobStore | None = None
         self._connected = False
 
@@ -176,6 +180,7 @@ class AmorphousDB:
             self.arrhenius_store,
             self.campaigns_store,
             self.structures_store,
+            self.meta_store,
         )
 
     def _coll(self, collection: str):
@@ -185,6 +190,7 @@ class AmorphousDB:
             "arrhenius": self.arrhenius_store,
             "campaigns": self.campaigns_store,
             "structures": self.structures_store,
+            "meta": self.meta_store,
         }[collection]
         return store._collection  # the pymongo(-compatible) Collection
 
@@ -234,6 +240,7 @@ class AmorphousDB:
                 self._put_structure(structure)
                 try:
                     coll.insert_one(new)
+                    self._bump(doc.collection)
                     return "inserted"
                 except DUPLICATE_KEY_ERRORS:
                     continue  # someone else inserted it meanwhile: compare again
@@ -251,11 +258,44 @@ class AmorphousDB:
             self._put_structure(structure)
             result = coll.replace_one(guard, new)
             if result.matched_count == 1:
+                self._bump(doc.collection)
                 stale = old.get("structure_id")
                 if stale and stale != new.get("structure_id"):
                     self._coll("structures").delete_one({"_id": stale})
                 return "replaced"
         raise StoreError(f"could not write {doc.collection} document {key} (concurrent writers)")
+
+    # ------------------------------------------------------------------ snapshot
+    def _bump(self, collection: str) -> None:
+        """Record that ``collection`` changed (embedded: invalidates query snapshots)."""
+        if self.config.type is not StoreType.EMBEDDED or collection != "amorphous":
+            return
+        token = {"_id": collection, "token": uuid.uuid4().hex}
+        self._coll("meta").replace_one({"_id": collection}, token, upsert=True)
+
+    def _current_snapshot(self) -> Snapshot | None:
+        """The summaries snapshot, reloaded if any writer changed them (embedded only)."""
+        if self.config.type is not StoreType.EMBEDDED or not self.config.query_cache:
+            return None
+        meta = self._coll("meta").find_one({"_id": "amorphous"})
+        token = meta.get("token") if meta else None
+        if self._snapshot is None or self._snapshot.token != token or token is None:
+            # token first, then the scan: a write in between only causes one more reload
+            self._snapshot = Snapshot.build(token, list(self._coll("amorphous").find({})))
+        return self._snapshot
+
+    def _snapshot_find(
+        self, query: AmorphousQuery, sort: dict[str, int] | None, limit: int
+    ) -> list[dict[str, Any]] | None:
+        snap = self._current_snapshot()
+        if snap is None:
+            return None
+        pairs = self._ea_pairs(query)
+        mask = snap.mask(query, pairs)
+        if mask is None:
+            return None
+        docs = snap.select(mask, sort, limit)
+        return None if docs is None else [dict(d) for d in docs]
 
     def _find_by_ids(
         self, collection: str, ids: list[str], projection: dict[str, int] | None = None
@@ -343,6 +383,7 @@ class AmorphousDB:
             try:
                 self._put_structures(structures)
                 coll.insert_many(fresh, ordered=True)
+                self._bump("amorphous")
                 written += len(fresh)
             except DUPLICATE_KEY_ERRORS:  # a concurrent writer got there first
                 by_key = {d.key(): d for d in docs}
@@ -485,29 +526,36 @@ class AmorphousDB:
     def _query(self, query: AmorphousQuery | None, filters: dict[str, Any]) -> AmorphousQuery:
         if query is not None and filters:
             raise StoreError("pass either an AmorphousQuery or keyword filters, not both")
-        if query is not None:
-            return query
-        known = set(AmorphousQuery.__dataclass_fields__)
-        unknown = sorted(set(filters) - known)
-        if unknown:
-            raise StoreError(
-                f"unknown filter {', '.join(unknown)}; use one of {', '.join(sorted(known))}"
-            )
-        return AmorphousQuery(**filters)
+        if query is None:
+            known = set(AmorphousQuery.__dataclass_fields__)
+            unknown = sorted(set(filters) - known)
+            if unknown:
+                raise StoreError(
+                    f"unknown filter {', '.join(unknown)}; use one of {', '.join(sorted(known))}"
+                )
+            query = AmorphousQuery(**filters)
+        query.criteria()  # validates every filter (one-line errors) on every code path
+        return query
 
     def _criteria(self, query: AmorphousQuery) -> dict[str, Any] | None:
         """Full criteria, joining the Ea filter through ``arrhenius``; None = no match."""
         crit = query.criteria()
-        arr = query.arrhenius_criteria()
-        if arr is not None:
-            pairs = {
-                (d["campaign"], d["formula_reduced"])
-                for d in self._coll("arrhenius").find(arr, {"campaign": 1, "formula_reduced": 1})
-            }
+        pairs = self._ea_pairs(query)
+        if pairs is not None:
             if not pairs:
                 return None
             crit["$or"] = [{"campaign": c, "formula_reduced": f} for c, f in sorted(pairs)]
         return crit
+
+    def _ea_pairs(self, query: AmorphousQuery) -> set[tuple[str, str]] | None:
+        """(campaign, formula_reduced) pairs passing the Ea filter (None: no Ea filter)."""
+        arr = query.arrhenius_criteria()
+        if arr is None:
+            return None
+        return {
+            (d["campaign"], d["formula_reduced"])
+            for d in self._coll("arrhenius").find(arr, {"campaign": 1, "formula_reduced": 1})
+        }
 
     def find_raw(
         self,
@@ -518,18 +566,25 @@ class AmorphousDB:
         limit: int = 0,
         **filters: Any,
     ) -> Iterator[dict[str, Any]]:
-        """Stored ``amorphous`` documents (dicts) matching the filters."""
+        """Stored ``amorphous`` documents (dicts, read-only) matching the filters.
+
+        On the embedded store the in-process snapshot answers (projection not applied:
+        whole summaries are returned); otherwise the store's own query does.
+        """
         q = self._query(query, filters)
+        if limit < 0:
+            raise StoreError(f"limit must be >= 0, got {limit}")
+        sort_spec = parse_sort(sort)
+        fast = self._snapshot_find(q, sort_spec, int(limit))
+        if fast is not None:
+            return iter(fast)
         crit = self._criteria(q)
         if crit is None:
             return iter(())
         cursor = self._coll("amorphous").find(crit, projection)
-        sort_spec = parse_sort(sort)
         if sort_spec:
             cursor = cursor.sort(list(sort_spec.items()))
         if limit:
-            if limit < 0:
-                raise StoreError(f"limit must be >= 0, got {limit}")
             cursor = cursor.limit(int(limit))
         return iter(cursor)
 
@@ -573,7 +628,13 @@ class AmorphousDB:
 
     def count(self, query: AmorphousQuery | None = None, **filters: Any) -> int:
         """Number of summaries matching the filters."""
-        crit = self._criteria(self._query(query, filters))
+        q = self._query(query, filters)
+        snap = self._current_snapshot()
+        if snap is not None:
+            mask = snap.mask(q, self._ea_pairs(q))
+            if mask is not None:
+                return int(mask.sum())
+        crit = self._criteria(q)
         return 0 if crit is None else self._coll("amorphous").count_documents(crit)
 
     def get(self, key: str) -> AmorphousDoc | None:
