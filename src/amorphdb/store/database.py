@@ -639,6 +639,10 @@ class AmorphousDB:
 
     def get(self, key: str) -> AmorphousDoc | None:
         """One summary by its key (``campaign|formula|T|protocol_hash``)."""
+        snap = self._current_snapshot()
+        if snap is not None:
+            i = snap.by_id.get(key)
+            return None if i is None else AmorphousDoc.from_mongo(snap.docs[i])
         doc = self._coll("amorphous").find_one({"_id": key})
         return AmorphousDoc.from_mongo(doc) if doc else None
 

@@ -42,6 +42,7 @@ class Snapshot:
     docs: list[dict[str, Any]]
     frame: pd.DataFrame
     elements: dict[str, np.ndarray]
+    by_id: dict[str, int]
 
     @classmethod
     def build(cls, token: str | None, docs: list[dict[str, Any]]) -> Snapshot:
@@ -60,7 +61,8 @@ class Snapshot:
             el: np.fromiter((el in (d.get("elements") or ()) for d in docs), bool, len(docs))
             for el in all_elements
         }
-        return cls(token, docs, frame, elements)
+        by_id = {d["_id"]: i for i, d in enumerate(docs)}
+        return cls(token, docs, frame, elements, by_id)
 
     # ------------------------------------------------------------------ evaluation
     def _column(self, path: str) -> pd.Series | None:
