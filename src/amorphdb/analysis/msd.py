@@ -58,7 +58,7 @@ def unwrapped_series(
     traj: Trajectory,
     atoms: np.ndarray,
     remove_drift: bool = True,
-    chunk_frames: int = 256,
+    chunk_frames: int = 1024,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Unwrapped, drift-free displacements of ``atoms`` as time series.
 
@@ -71,9 +71,9 @@ def unwrapped_series(
     (the "toroidal-view-preserving" scheme of von Bülow, Bullerjahn & Hummer,
     J. Chem. Phys. 153, 021101 (2020)); this is right for triclinic and for NPT
     cells, where unwrapping with lattice images (``w + L(t)·n``) inflates the MSD by
-    the volume fluctuations. With a constant cell the work is done in fractional
-    coordinates (one matrix product per frame block) and only the analysed atoms
-    are converted back to Cartesian.
+    the volume fluctuations. With a constant cell the image shifts come from float32
+    fractional steps and the displacements are formed exactly as ``Δr − shift·L`` in
+    float64 for the analysed atoms and the centre of mass only.
 
     Returns
     -------
@@ -100,52 +100,10 @@ def unwrapped_series(
     x = np.empty((len(atoms), 3, n_frames))
     x[:, :, 0] = 0.0
     com = np.zeros((n_frames, 3))
-    inv_const = np.linalg.inv(lat) if constant else None
-    prev = np.asarray(pos[0], dtype=np.float64)
     if constant:
-        prev = prev @ inv_const
-    carry = np.zeros((len(atoms), 3))
-    com_carry = np.zeros(3)
-    max_jump = 0.0
-    # Everything is done per block of frames in frame-major layout (unwrapping, the
-    # running sums, the centre of mass), so each all-atom array is touched once.
-    for start in range(1, n_frames, chunk_frames):
-        stop = min(start + chunk_frames, n_frames)
-        if constant:
-            # fractional coordinates (a stack of small products: see _NO_BLAS_THREADS)
-            cur = np.matmul(pos[start:stop], inv_const, dtype=np.float64)
-        else:
-            cur = np.asarray(pos[start:stop], dtype=np.float64)
-        d = np.empty_like(cur)
-        np.subtract(cur[0], prev, out=d[0])
-        np.subtract(cur[1:], cur[:-1], out=d[1:])
-        prev = cur[-1].copy()
-        if constant:
-            d -= np.rint(d)
-            max_jump = max(max_jump, float(d.max()), -float(d.min()))
-        else:
-            lats = lat[start:stop]
-            frac = np.matmul(d, np.linalg.inv(lats))
-            shift = np.rint(frac)
-            frac -= shift
-            d -= np.matmul(shift, lats)
-            max_jump = max(max_jump, float(frac.max()), -float(frac.min()))
-        # steps of the analysed atoms relative to the centre of mass, Cartesian
-        # (contiguous from here on), then their running sum
-        s = np.matmul(d[:, sel], lat) if constant else d[:, sel].copy()
-        if w is not None:
-            step = np.matmul(w, d)
-            if constant:
-                step = np.matmul(step[:, None, :], lat)[:, 0]
-            s -= step[:, None, :]
-            cm = np.cumsum(step, axis=0)
-            cm += com_carry
-            com_carry = cm[-1].copy()
-            com[start:stop] = cm
-        np.cumsum(s, axis=0, out=s)
-        s += carry
-        carry = s[-1].copy()
-        x[:, :, start:stop] = s.transpose(1, 2, 0)
+        max_jump = _unwrap_constant_cell(pos, lat, sel, w, chunk_frames, x, com)
+    else:
+        max_jump = _unwrap_variable_cell(pos, lat, sel, w, chunk_frames, x, com)
     if max_jump > JUMP_WARN_FRACTION:
         warnings.warn(
             f"an atom moved {max_jump:.2f} of a cell vector between two stored frames; "
@@ -156,11 +114,124 @@ def unwrapped_series(
     return x, com, max_jump
 
 
+def _scatter(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """``out[index] += values`` for repeated indices; ``values`` (m, 3) → (size, 3)."""
+    return np.stack(
+        [np.bincount(index, weights=values[:, j], minlength=size) for j in range(3)], axis=1
+    )
+
+
+def _unwrap_constant_cell(pos, lat, sel, w, chunk, x, com) -> float:
+    """Constant cell: image shifts from float32 fractional steps of all atoms; the
+    analysed atoms' and the centre of mass's steps exact in float64.
+
+    All atoms are needed for the centre of mass, but only their integer image shifts
+    ``rint(Δfrac)`` (exact in float32 unless a step is ~half a cell, which is flagged
+    anyway; few are non-zero, so they are applied sparsely) and the weighted sum
+    Σ w·r; the float64 steps ``Δr − shift·L`` are formed for the analysed atoms and
+    the centre of mass only. Work is per block of ``chunk`` frames, so each all-atom
+    array is touched once, in cache.
+    """
+    n_frames, n_all = pos.shape[:2]
+    n_sel = x.shape[0]
+    # position of each atom in the selection, -1 if not analysed
+    where = np.full(n_all, -1)
+    where[np.arange(n_all)[sel]] = np.arange(x.shape[0])
+    inv32 = np.linalg.inv(lat).astype(np.float32)
+    prev_f = np.matmul(pos[0], inv32, dtype=np.float32)
+    prev_sel = np.asarray(pos[0, sel], dtype=np.float64)
+    prev_w = np.matmul(w, np.asarray(pos[0], dtype=np.float64)) if w is not None else None
+    carry = np.zeros(x.shape[:2])
+    com_carry = np.zeros(3)
+    max_jump = 0.0
+    for start in range(1, n_frames, chunk):
+        stop = min(start + chunk, n_frames)
+        p = pos[start:stop]
+        # fractional steps (stacked small products, see _NO_BLAS_THREADS)
+        f = np.matmul(p, inv32, dtype=np.float32)
+        d = np.empty_like(f)
+        np.subtract(f[0], prev_f, out=d[0])
+        np.subtract(f[1:], f[:-1], out=d[1:])
+        prev_f = f[-1].copy()
+        shift = np.rint(d)
+        d -= shift
+        max_jump = max(max_jump, float(d.max()), -float(d.min()))
+        # the few image crossings of this block (1-D nonzero: fast; 3-D is not)
+        flat = np.flatnonzero(shift != 0)
+        fr, rest = np.divmod(flat, 3 * n_all)
+        at, ax = np.divmod(rest, 3)
+        jumps = shift.ravel()[flat].astype(np.float64)[:, None] * lat[ax]  # Cartesian, Å
+        ps = np.asarray(p[:, sel], dtype=np.float64)
+        step = np.empty_like(ps)
+        np.subtract(ps[0], prev_sel, out=step[0])
+        np.subtract(ps[1:], ps[:-1], out=step[1:])
+        prev_sel = ps[-1].copy()
+        k = where[at]
+        mine = k >= 0
+        if mine.any():
+            step -= _scatter(fr[mine] * n_sel + k[mine], jumps[mine], len(step) * n_sel).reshape(
+                step.shape
+            )
+        if w is not None:
+            wp = np.matmul(w, np.asarray(p, dtype=np.float64))  # Σ w·r per frame
+            cstep = np.empty_like(wp)
+            np.subtract(wp[0], prev_w, out=cstep[0])
+            np.subtract(wp[1:], wp[:-1], out=cstep[1:])
+            prev_w = wp[-1].copy()
+            if len(fr):
+                cstep -= _scatter(fr, w[at][:, None] * jumps, len(cstep))
+            step -= cstep[:, None, :]
+            cm = np.cumsum(cstep, axis=0)
+            cm += com_carry
+            com_carry = cm[-1].copy()
+            com[start:stop] = cm
+        step = np.cumsum(step, axis=0)
+        step += carry
+        carry = step[-1].copy()
+        x[:, :, start:stop] = step.transpose(1, 2, 0)
+    return max_jump
+
+
+def _unwrap_variable_cell(pos, lat, sel, w, chunk, x, com) -> float:
+    """Variable (NPT) cell: Cartesian minimum-image steps in each later frame's cell."""
+    n_frames = pos.shape[0]
+    prev = np.asarray(pos[0], dtype=np.float64)
+    carry = np.zeros(x.shape[:2])
+    com_carry = np.zeros(3)
+    max_jump = 0.0
+    for start in range(1, n_frames, chunk):
+        stop = min(start + chunk, n_frames)
+        cur = np.asarray(pos[start:stop], dtype=np.float64)
+        d = np.empty_like(cur)
+        np.subtract(cur[0], prev, out=d[0])
+        np.subtract(cur[1:], cur[:-1], out=d[1:])
+        prev = cur[-1].copy()
+        lats = lat[start:stop]
+        frac = np.matmul(d, np.linalg.inv(lats))
+        shift = np.rint(frac)
+        frac -= shift
+        d -= np.matmul(shift, lats)
+        max_jump = max(max_jump, float(frac.max()), -float(frac.min()))
+        step = d[:, sel].copy()
+        if w is not None:
+            cstep = np.matmul(w, d)
+            step -= cstep[:, None, :]
+            cm = np.cumsum(cstep, axis=0)
+            cm += com_carry
+            com_carry = cm[-1].copy()
+            com[start:stop] = cm
+        step = np.cumsum(step, axis=0)
+        step += carry
+        carry = step[-1].copy()
+        x[:, :, start:stop] = step.transpose(1, 2, 0)
+    return max_jump
+
+
 def unwrapped_displacements(
     traj: Trajectory,
     atoms: np.ndarray,
     remove_drift: bool = True,
-    chunk_frames: int = 256,
+    chunk_frames: int = 1024,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Displacements of ``atoms`` from frame 0, unwrapped, optionally drift-free.
 
