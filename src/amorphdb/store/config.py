@@ -22,8 +22,10 @@ See ``configs/store-embedded.yaml``, ``configs/store-mongodb.yaml`` and ``docs/d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -226,36 +228,39 @@ class StoreConfig(BaseModel):
             _ping_mongodb(self)
 
     def _create_embedded_collections(self) -> None:
-        """Create every collection up front so parallel workers never race to create one.
+        """Create every collection up front, under the folder lock.
 
         montydb creates a collection (one SQLite file) lazily on the first write, in two
         steps (file, then table); two processes writing a new collection at once can see
         the file without the table ("no such table") or both try to create it. Creating
-        them here, with retries, in the process that opens the store removes that window.
-        Only pymongo-API calls are used (list_collection_names, create_collection).
+        them here while holding the same lock as :class:`LockedMontyStore` removes that
+        window. Only pymongo-API calls are used (list_collection_names, create_collection);
+        nothing is scanned, so opening a large store stays fast.
         """
-        import time
-
-        for name in self.collections.model_dump().values():
-            store = self.make_store(name)
-            store.connect()
-            coll = store._collection
-            last: Exception | None = None
-            for _ in range(100):
-                try:
-                    if name not in coll.database.list_collection_names():
-                        coll.database.create_collection(name)
-                    coll.count_documents({})  # the table exists and is readable
-                    break
-                except Exception as exc:  # created concurrently / not finished yet
-                    last = exc
-                    time.sleep(0.02)
-            else:
+        folder = self.path.expanduser().resolve()
+        names = list(self.collections.model_dump().values())
+        with _folder_lock(folder):
+            store = MontyStore(  # plain store: the lock is already held by this process
+                names[0],
+                database_path=str(folder),
+                database_name=self.database,
+                storage="sqlite",
+                storage_kwargs={"use_bson": True, "mongo_version": "4.0"},
+            )
+            try:
+                store.connect()
+                database = store._collection.database
+                existing = set(database.list_collection_names())
+                for name in names:
+                    if name not in existing:
+                        database.create_collection(name)
+            except Exception as exc:
                 raise StoreError(
-                    f"cannot create collection '{name}' in {self.address} ({last}); "
+                    f"cannot create the collections in {folder} ({exc}); "
                     "check the folder, or remove a damaged file there"
-                )
-            store.close()
+                ) from None
+            finally:
+                store.close()
 
     # ------------------------------------------------------------------ building
     def make_store(self, collection: str, *, blob: bool = False) -> Store:
@@ -316,19 +321,25 @@ class LockedMontyStore(MontyStore):
 
     def connect(self, force_reset: bool = False) -> None:
         """Connect under an exclusive file lock (POSIX; unlocked elsewhere)."""
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: no flock
+        with _folder_lock(Path(self.database_path)):
             super().connect(force_reset=force_reset)
-            return
-        folder = Path(self.database_path)
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".amorphdb.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                super().connect(force_reset=force_reset)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Exclusive inter-process lock on ``<folder>/.amorphdb.lock`` (no-op without fcntl)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no flock
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".amorphdb.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _check_folder(folder: Path) -> None:
