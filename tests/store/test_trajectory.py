@@ -11,6 +11,7 @@ from store_factories import make_amorphous, md_like_trajectory, run_md_and_recor
 from amorphdb.analysis import Trajectory
 from amorphdb.errors import StoreError
 from amorphdb.store.database import AmorphousDB
+from amorphdb.store.schemas import TrajectoryRef
 from amorphdb.store.trajectory import (
     StoredTrajectory,
     decode_positions,
@@ -113,3 +114,25 @@ def test_trajectory_larger_than_16_MB_round_trips(tmp_path, store_config):
         db.build_from_job_store(store)
         loaded = db.get_trajectory(db.find()[0])
         np.testing.assert_array_equal(loaded.positions, traj.positions)
+
+
+def test_plain_analysis_trajectory_also_loads(tmp_path):
+    """A job storing an un-prepared ``Trajectory`` (the analysis' own encoding) loads too."""
+    from jobflow import Flow, job, run_locally
+
+    from amorphdb.store import StoreConfig, open_job_store
+
+    traj = md_like_trajectory(n_frames=20)
+
+    @job(data="trajectory", name="production")
+    def production():
+        return {"trajectory": traj}
+
+    md = production()
+    config = StoreConfig(path=tmp_path / "db")
+    run_locally(Flow([md]), store=open_job_store(config), ensure_success=True, root_dir=tmp_path)
+    with AmorphousDB.from_config(config) as db:
+        db.upsert_amorphous(make_amorphous(trajectory=TrajectoryRef(job_uuid=md.uuid)))
+        loaded = db.get_trajectory(db.find()[0])
+        np.testing.assert_array_equal(loaded.positions, traj.positions)
+        assert loaded.metadata == traj.metadata
