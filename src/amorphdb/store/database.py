@@ -278,7 +278,10 @@ class AmorphousDB:
         if self.config.type is not StoreType.EMBEDDED or not self.config.query_cache:
             return None
         meta = self._coll("meta").find_one({"_id": "amorphous"})
-        token = meta.get("token") if meta else None
+        if meta is None:  # a store written before tokens existed: start one
+            self._bump("amorphous")
+            meta = self._coll("meta").find_one({"_id": "amorphous"}) or {}
+        token = meta.get("token")
         if self._snapshot is None or self._snapshot.token != token or token is None:
             # token first, then the scan: a write in between only causes one more reload
             self._snapshot = Snapshot.build(token, list(self._coll("amorphous").find({})))
