@@ -102,3 +102,13 @@ def test_snapshot_not_reloaded_without_writes(pair):
     snap = fast._snapshot
     fast.find(chemsys="Li-O-Si")
     assert fast._snapshot is snap
+
+
+def test_store_without_token_gets_one(tmp_path):
+    db = AmorphousDB.from_config(StoreConfig(path=tmp_path / "db"))
+    assert db.count() == 0
+    snap = db._snapshot
+    assert snap is not None and snap.token is not None
+    db.find(chemsys="Li-O")
+    assert db._snapshot is snap  # no reload without writes
+    db.close()
