@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--n-frames", type=int, default=10_000)
     parser.add_argument("--store", default=None, help="store YAML (default: temp embedded)")
     parser.add_argument("--json", default=None, help="write the results here as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary store")
     args = parser.parse_args(argv)
 
     tmp = tempfile.mkdtemp(prefix="bench-store-")
@@ -271,6 +272,10 @@ def main(argv: list[str] | None = None) -> dict:
     db.close()
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
     return results
 
 
