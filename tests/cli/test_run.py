@@ -83,6 +83,17 @@ def test_version_and_help():
     assert "run" in out
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["query", "--limit", "abc"], "Invalid value for '--limit'"),
+     (["query", "--bogus"], "No such option: --bogus")],
+)
+def test_usage_errors_exit_2_without_traceback(argv, message):
+    proc = subprocess.run([sys.executable, "-m", "amorphdb", *argv], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
 @pytest.mark.slow
 def test_tiny_campaign_end_to_end(tmp_path, capsys):
     """A real (tiny) campaign: documents per temperature and an Arrhenius fit for Li."""

@@ -25,7 +25,7 @@ def test_pedone_partial_charges_balance_lithium_silicates():
     pot = get_potential("pedone2006")
     pot.check_composition({"Li": 2, "Si": 2, "O": 5})  # Li2O·2SiO2
     pot.check_composition({"Li": 2, "Si": 1, "O": 3})  # Li2O·SiO2
-    with pytest.raises(UnsupportedCompositionError, match="net charge -1.200 e"):
+    with pytest.raises(UnsupportedCompositionError, match=r"net charge -1\.200 e"):
         pot.check_composition({"Li": 2, "O": 2})
 
 

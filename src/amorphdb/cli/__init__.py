@@ -64,14 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except _usage_error_types() as exc:  # bad option values, unknown options: one line, exit 2
+        exc.show()
+        return exc.exit_code
     return 0
+
+
+def _usage_error_types() -> tuple[type[Exception], ...]:
+    """Click's usage-error base classes: typer >= 0.16 vendors its own click as ``typer._click``."""
+    types: list[type[Exception]] = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            types.append(import_module(module).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(types)
 
 
 if __name__ == "__main__":  # pragma: no cover

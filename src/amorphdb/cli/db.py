@@ -38,7 +38,8 @@ def stats(
     console = Console()
     console.print(
         f"store {s['address']}: {s['amorphous']} result(s), {s['arrhenius']} Arrhenius fit(s), "
-        f"{s['campaigns']} campaign composition(s)"
+        f"{s['campaigns']} campaign composition(s)",
+        soft_wrap=True,  # one line whatever the terminal width: scripts grep it
     )
     for title, counts, label in (
         ("results by state", s["by_state"], "state"),

@@ -235,6 +235,9 @@ def make_run_document(
     Pressure and temperature means are taken over the second half of the run
     (the MPMorph convention, ``avg_fraction = 0.5``).
     """
+    # the store's lossless XOR/shuffle codec keeps the blob no larger than raw float32
+    from amorphdb.store.trajectory import prepare_trajectory
+
     structure = output.final_structure
     thermo = output.thermo
     velocities = output.final_velocities_A_per_fs
@@ -260,7 +263,7 @@ def make_run_document(
         n_frames=int(output.trajectory.n_frames),
         corrections=list(output.corrections),
         dir_name=output.dir_name,
-        trajectory=output.trajectory,
+        trajectory=prepare_trajectory(output.trajectory),
     )
 
 

@@ -26,6 +26,7 @@ from amorphdb.store.schemas import (
     EngineProvenance,
     TrajectoryRef,
 )
+from amorphdb.store.trajectory import trajectory_from_payload
 
 
 def diffusion_summaries(
@@ -79,9 +80,7 @@ def record_temperature(
         Species to analyse (default: all).
     """
     structure = as_structure(run.structure)
-    trajectory = run.trajectory
-    if isinstance(trajectory, dict):
-        trajectory = Trajectory.from_dict(trajectory)
+    trajectory = trajectory_from_payload(run.trajectory)  # either codec
     diffusion = diffusion_summaries(trajectory, species)
     descriptors: dict[str, Any] = {"stage": stage}
     if hasattr(volume, "model_dump"):

@@ -42,6 +42,7 @@ from amorphdb.engines.base import (
     make_run_document,
 )
 from amorphdb.errors import ConfigError
+from amorphdb.store.trajectory import trajectory_from_payload
 
 CHECKPOINT_ENV = "AMORPHDB_CHECKPOINT_DIR"
 
@@ -167,9 +168,8 @@ def _as_segment(segment: SegmentOutput | dict) -> SegmentOutput:
 
 
 def _as_trajectory(trajectory: Any) -> Trajectory:
-    if isinstance(trajectory, Trajectory):
-        return trajectory
-    return Trajectory.from_dict(trajectory)
+    # decodes both the analysis encoding and the store's compact codec
+    return trajectory_from_payload(trajectory)
 
 
 def stitch_segments(
