@@ -100,7 +100,8 @@ def test_sigkill_worker_status_rerun_and_nothing_lost_or_duplicated(campaign_fil
     killed = []
 
     def on_progress(formula, job):
-        if formula == victim and not killed:
+        # killed during its anneals, after the melt finished: the rerun resumes from the melt
+        if formula == victim and not killed and job.startswith("melt"):
             with open_database(spec.store_path()) as db:
                 hb = Heartbeats(db)
                 pid = hb.get("tiny", victim)["worker_pid"]
@@ -118,9 +119,21 @@ def test_sigkill_worker_status_rerun_and_nothing_lost_or_duplicated(campaign_fil
         assert db.count(campaign="tiny", formula=victim) == 0
         assert db.count(campaign="tiny", formula="Li2Si2O5") == 3  # melt + 2 anneals
 
+    with open_database(spec.store_path()) as db:
+        [killed_melt] = db.job_store.docs_store.query(
+            {"metadata.amorphdb.formula": victim, "metadata.amorphdb.stage": "melt"})
     items, results = rerun(spec)
     assert [i.formula for i in items] == [victim] and results[victim].ok
     assert items[0].escalation.kind == "lost"
+    with open_database(spec.store_path()) as db:
+        attempt = db.get_campaign("tiny", victim).attempts[-1]
+        assert attempt.settings["resumed_from"].startswith("melt")
+        # the melt ran once (in the killed attempt) and its run is the one recorded
+        melts = db.job_store.docs_store.query({"metadata.amorphdb.formula": victim,
+                                               "metadata.amorphdb.stage": "melt"})
+        assert [m["uuid"] for m in melts] == [killed_melt["uuid"]]
+        [melt_doc] = db.find(campaign="tiny", formula=victim, temperature_K=5000)
+        assert melt_doc.trajectory.job_uuid == killed_melt["uuid"]
 
     # submitting again and rerunning again change nothing
     plan, outcome = submit(spec)

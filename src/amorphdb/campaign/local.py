@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from maggma.stores import MemoryStore
+
 from amorphdb.campaign.spec import CampaignSpec
 from amorphdb.campaign.status import Heartbeats
 from amorphdb.errors import AmorphdbError, ConfigError
@@ -98,11 +100,33 @@ def _strip_ids(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def run_composition(
-    spec_data: dict[str, Any], formula: str, root_dir: str, queue: Any = None
+    spec_data: dict[str, Any],
+    formula: str,
+    root_dir: str,
+    queue: Any = None,
+    resume: dict[str, Any] | None = None,
+    journal_path: str | None = None,
 ) -> CompositionResult:
-    """Run one composition's flow in memory (worker side); never raises."""
+    """Run one composition's flow in memory (worker side); never raises.
+
+    Parameters
+    ----------
+    spec_data
+        The campaign spec (as JSON data: it crosses a process boundary).
+    formula
+        Composition to run.
+    root_dir
+        Folder under which the composition's job folders are made.
+    queue
+        Progress channel (finished job names), or None.
+    resume
+        ``{"point": ResumePoint, "docs": [...], "blobs": [...]}`` from :func:`resume_payload`:
+        the completed stages to reuse and the job documents and blobs they live in.
+    journal_path
+        File to which every job document and blob is appended as it is written, so a
+        worker killed part-way leaves its completed jobs behind (:func:`read_journal`).
+    """
     from jobflow import JobStore, run_locally
-    from maggma.stores import MemoryStore
 
     start = time.perf_counter()
     spec = CampaignSpec.model_validate(spec_data)
@@ -112,14 +136,23 @@ def run_composition(
         jobflow_log = logging.getLogger("jobflow")
         jobflow_log.addHandler(handler)
         jobflow_log.setLevel(logging.INFO)  # INFO goes to our handler only (not printed)
-    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    store = JobStore(
+        JournaledMemoryStore(journal_path, "docs"),
+        additional_stores={"data": JournaledMemoryStore(journal_path, "data")},
+    )
     store.connect()
     error = stage = None
     try:
-        flow = maker_for(spec).make(formula)
+        point = None
+        if resume is not None:
+            point = resume["point"]
+            store.additional_stores["data"].update(resume["blobs"], key="blob_uuid")
+            store.docs_store.update(resume["docs"], key=["uuid", "index"])
+        flow = maker_for(spec).make(formula, resume=point)
         folder = Path(root_dir) / formula
         folder.mkdir(parents=True, exist_ok=True)
-        run_locally(flow, store=store, create_folders=True, root_dir=folder, log=False)
+        run_locally(flow, store=store, create_folders=True, root_dir=folder, log=False,
+                    allow_external_references=point is not None)
         if store.docs_store.count({"name": "record_arrhenius"}) == 0:
             error = f"flow did not finish; see the job folders in {folder}"
     except AmorphdbError as exc:
@@ -149,11 +182,76 @@ def run_composition(
     )
 
 
+class JournaledMemoryStore(MemoryStore):
+    """A ``MemoryStore`` that also appends every write to a journal file.
+
+    Each ``update`` appends one pickle record ``(kind, docs)`` and flushes it, so the
+    parent can read back what a worker had written before it was killed; a record cut
+    short by the kill is ignored by :func:`read_journal`.
+    """
+
+    def __init__(self, journal_path: str | None = None, kind: str = "docs", **kwargs: Any):
+        self.journal_path = journal_path
+        self.kind = kind
+        super().__init__(**kwargs)
+
+    def update(self, docs: list[dict] | dict, key: list | str | None = None) -> None:
+        """Write ``docs`` (as ``MemoryStore.update``), then journal them."""
+        super().update(docs, key=key)
+        if self.journal_path is None:
+            return
+        batch = _strip_ids(docs if isinstance(docs, list) else [docs])
+        with open(self.journal_path, "ab") as handle:
+            pickle.dump((self.kind, batch), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def read_journal(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Job documents and blobs a worker journaled (last write per key wins)."""
+    docs: dict[tuple[str, int], dict[str, Any]] = {}
+    blobs: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return [], []
+    with open(path, "rb") as handle:
+        while True:
+            try:
+                kind, batch = pickle.load(handle)
+            except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
+                break  # end of file, or the record the kill cut short
+            for doc in batch:
+                if kind == "docs":
+                    docs[(doc.get("uuid"), doc.get("index"))] = doc
+                else:
+                    blobs[doc.get("blob_uuid")] = doc
+    return list(docs.values()), list(blobs.values())
+
+
+def resume_payload(job_store: Any, spec: CampaignSpec, formula: str) -> dict[str, Any] | None:
+    """Completed stages of earlier attempts of ``formula`` to reuse, with their documents.
+
+    Returns None when no stage can be reused (see :mod:`amorphdb.flows.resume`).
+    """
+    from amorphdb.flows.resume import find_resume_point
+
+    point = find_resume_point(job_store.docs_store, spec.name, formula, spec.engine,
+                              spec.protocol)
+    if point is None:
+        return None
+    uuids = sorted(point.needed_uuids)
+    docs = _strip_ids(list(job_store.docs_store.query({"uuid": {"$in": uuids}})))
+    blobs = _strip_ids(
+        list(job_store.additional_stores["data"].query({"job_uuid": {"$in": uuids}}))
+    )
+    return {"point": point, "docs": docs, "blobs": blobs}
+
+
 #: job names whose outputs become summary documents
 RECORD_JOBS = ("record_temperature", "record_arrhenius")
 #: seconds between heartbeats of running compositions
 HEARTBEAT_INTERVAL_S = 5.0
 RESULT_FILE = ".amorphdb-result-{token}.pkl"
+JOURNAL_FILE = ".amorphdb-journal-{token}.pkl"
 #: seconds between a worker's checks that its parent is still alive
 PARENT_CHECK_S = 1.0
 
@@ -211,14 +309,14 @@ def _watch_parent(parent_pid: int) -> None:
 
 def _worker_main(
     spec_data: dict[str, Any], formula: str, root_dir: str, queue: Any, result_path: str,
-    parent_pid: int,
+    parent_pid: int, resume: dict[str, Any] | None = None, journal_path: str | None = None,
 ) -> None:
     """Worker process: run one composition, leave the result as a pickle file."""
     import threading
 
     os.setpgrp()  # own process group: the parent can stop the worker with its MD children
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
-    result = run_composition(spec_data, formula, root_dir, queue)
+    result = run_composition(spec_data, formula, root_dir, queue, resume, journal_path)
     path = Path(result_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -246,6 +344,7 @@ def run_campaign(
     formulas: list[str] | None = None,
     specs: dict[str, CampaignSpec] | None = None,
     attempt_info: dict[str, dict[str, Any]] | None = None,
+    resume: bool = False,
 ) -> dict[str, CompositionResult]:
     """Run compositions of a campaign locally and fill the database.
 
@@ -263,6 +362,9 @@ def run_campaign(
         Per-composition campaign specs (escalated settings of a rerun); default ``spec``.
     attempt_info
         Extra settings recorded with each composition's attempt (e.g. escalation).
+    resume
+        Reuse the stages earlier attempts completed (a rerun): see
+        :mod:`amorphdb.flows.resume`. The attempt records ``resumed_from``.
 
     Returns
     -------
@@ -281,6 +383,13 @@ def run_campaign(
     settings = {
         f: {**attempt_settings(specs.get(f, spec)), **attempt_info.get(f, {})} for f in formulas
     }
+    payloads = {}
+    if resume:
+        for formula in formulas:
+            payload = resume_payload(job_store, specs.get(formula, spec), formula)
+            if payload is not None:
+                payloads[formula] = payload
+                settings[formula]["resumed_from"] = payload["point"].describe()
     for formula in formulas:
         db.record_attempt(spec.name, formula, "waiting", settings=settings[formula],
                           stage="queued")
@@ -324,11 +433,12 @@ def run_campaign(
             queue = _LocalQueue(progress)
             for formula in formulas:
                 started(formula, worker_pid=os.getpid(), stage="started")
-                finish(run_composition(data_for(formula), formula, str(root), queue))
+                finish(run_composition(data_for(formula), formula, str(root), queue,
+                                       resume=payloads.get(formula)))
             return results
         _run_processes(
-            formulas, workers, root, data_for, finish, progress, last_job,
-            started,
+            formulas, workers, root, lambda f: (data_for(f), payloads.get(f)), finish,
+            progress, last_job, started,
         )
         return results
     finally:
@@ -357,7 +467,7 @@ def _run_processes(
     formulas: list[str],
     workers: int,
     root: Path,
-    data_for: Callable[[str], dict[str, Any]],
+    args_for: Callable[[str], tuple[dict[str, Any], dict[str, Any] | None]],
     finish: Callable[[CompositionResult], None],
     progress: Callable[[str, str], None],
     last_job: dict[str, str],
@@ -366,7 +476,9 @@ def _run_processes(
     """One spawned process per composition, at most ``workers`` at a time.
 
     Each worker reports finished jobs through its own pipe (not a shared queue, whose
-    write lock a worker killed mid-write would hold forever).
+    write lock a worker killed mid-write would hold forever). A worker that dies leaves
+    its journal: the jobs it completed are saved with its failed attempt, for a rerun to
+    resume from.
     """
     ctx = mp.get_context("spawn")  # fork is unsafe with threads (torch, pymongo)
     waiting = list(formulas)
@@ -377,19 +489,23 @@ def _run_processes(
             while waiting and len(running) < workers:
                 formula = waiting.pop(0)
                 # a result file of this launch only (never one a stray worker left)
-                result_file = root / formula / RESULT_FILE.format(token=uuid.uuid4().hex)
+                token = uuid.uuid4().hex
+                result_file = root / formula / RESULT_FILE.format(token=token)
+                journal = root / formula / JOURNAL_FILE.format(token=token)
+                journal.parent.mkdir(parents=True, exist_ok=True)
                 reader, writer = ctx.Pipe(duplex=False)
+                spec_data, payload = args_for(formula)
                 proc = ctx.Process(
                     target=_worker_main,
-                    args=(data_for(formula), formula, str(root), _PipeQueue(writer),
-                          str(result_file), os.getpid()),
+                    args=(spec_data, formula, str(root), _PipeQueue(writer),
+                          str(result_file), os.getpid(), payload, str(journal)),
                     name=f"amorphdb-{formula}",
                 )
                 proc.start()
                 writer.close()  # the child holds its end; EOF once it exits
-                running[formula] = (proc, reader, result_file)
+                running[formula] = (proc, reader, result_file, journal)
                 beat(formula, worker_pid=proc.pid, stage="started")
-            for formula, (proc, reader, result_file) in list(running.items()):
+            for formula, (proc, reader, result_file, journal) in list(running.items()):
                 _drain_pipe(reader, progress)
                 if proc.is_alive():
                     continue
@@ -404,20 +520,23 @@ def _run_processes(
                 else:
                     with contextlib.suppress(OSError):  # MD subprocesses it left behind
                         os.killpg(proc.pid, signal.SIGKILL)
+                    docs, blobs = read_journal(journal)
                     result = CompositionResult(
                         formula=formula, ok=False, stage=last_job.get(formula),
                         error=_death_message(proc.pid, proc.exitcode, last_job.get(formula)),
+                        docs=docs, blobs=blobs,
                     )
                 finish(result)
+                journal.unlink(missing_ok=True)
             now = time.monotonic()
             if running and now - last_beat > HEARTBEAT_INTERVAL_S:
-                for formula, (proc, _, _) in running.items():
+                for formula, (proc, *_) in running.items():
                     beat(formula, worker_pid=proc.pid, stage=last_job.get(formula))
                 last_beat = now
             if running:
                 time.sleep(0.2)
     finally:
-        for proc, reader, _ in running.values():  # interrupted: do not leave orphans behind
+        for proc, reader, *_ in running.values():  # interrupted: do not leave orphans behind
             with contextlib.suppress(Exception):
                 os.killpg(proc.pid, signal.SIGTERM)  # the worker and its MD subprocesses
             with contextlib.suppress(Exception):

@@ -264,7 +264,9 @@ def rerun(
     """Rerun failed/lost compositions with escalated settings (see :func:`select_rerun`).
 
     Lost attempts are closed as failed first, so every attempt stays recorded.
-    Exhausted compositions are not run. Completed ones are never selected.
+    Exhausted compositions are not run. Completed ones are never selected. The local
+    launcher starts each rerun from the stages earlier attempts completed
+    (:mod:`amorphdb.flows.resume`); the attempt records them as ``resumed_from``.
     """
     from amorphdb.store import open_database
 
@@ -296,7 +298,7 @@ def rerun(
     _check_escalated(specs)
     if launcher == Launcher.LOCAL:
         return items, run_campaign(spec, on_progress, on_result, formulas=names, specs=specs,
-                                   attempt_info=info)
+                                   attempt_info=info, resume=True)
     return items, backend.submit(spec, names, specs=specs, attempt_info=info)
 
 

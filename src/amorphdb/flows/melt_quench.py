@@ -14,13 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobflow import Flow, Job, Maker, job
+from jobflow import Flow, Job, Maker, OutputReference, job
 from pymatgen.core import Structure
 
 from amorphdb.engines import EngineName, EngineSpec, get_engine
 from amorphdb.flows.md import MDMaker
 from amorphdb.flows.protocol import ProtocolSettings
 from amorphdb.flows.record import record_arrhenius, record_temperature
+from amorphdb.flows.resume import META_KEY, ResumePoint, anneal_key, melt_key, stage_tag
 from amorphdb.flows.schedules import cooling_stages
 from amorphdb.flows.segments import SegmentedMDMaker
 from amorphdb.flows.volume import VolumeEquilibrationMaker
@@ -162,8 +163,19 @@ class MeltQuenchMaker(Maker):
         """Hash of the protocol and engine settings (part of every document key)."""
         return self.protocol.protocol_hash(self.engine.model_dump(mode="json"))
 
-    def make(self, formula: str) -> Flow:
-        """Build the flow for ``formula`` (checked against the engine first)."""
+    def make(self, formula: str, resume: ResumePoint | None = None) -> Flow:
+        """Build the flow for ``formula`` (checked against the engine first).
+
+        Parameters
+        ----------
+        formula
+            Composition.
+        resume
+            Completed stages of an earlier attempt
+            (:func:`amorphdb.flows.resume.find_resume_point`): the flow refers to their
+            outputs instead of running them again. Run it with
+            ``run_locally(..., allow_external_references=True)`` on a store that holds them.
+        """
         formula = check_composition(formula, self.engine, self.protocol)
         p = self.protocol
         start_density = (
@@ -171,31 +183,63 @@ class MeltQuenchMaker(Maker):
         )
         phash = self.protocol_hash()
         record_kw = {"campaign": self.campaign, "protocol_hash": phash}
+        jobs: list[Job | Flow] = []
 
-        pack = pack_job(formula, p.target_atoms, p.density_g_cm3, p.packing_tolerance_A, p.seed)
-        pack.name = f"pack {formula}"
-        melt_volume = self._volume(p.melt_temperature_K).make(pack.output)
-        melt_job, melt_out, melt_uuid = self._production(
-            f"melt {p.melt_temperature_K:g} K",
-            p.melt_temperature_K,
-            p.melt_steps,
-            "melt",
-            melt_volume.output.structure,
-            melt_volume.output.velocities_A_per_fs,
-        )
+        if resume is None:
+            pack = pack_job(
+                formula, p.target_atoms, p.density_g_cm3, p.packing_tolerance_A, p.seed
+            )
+            pack.name = f"pack {formula}"
+            melt_volume = self._volume(p.melt_temperature_K).make(pack.output)
+            melt_job, melt_out, melt_uuid = self._production(
+                f"melt {p.melt_temperature_K:g} K",
+                p.melt_temperature_K,
+                p.melt_steps,
+                "melt",
+                melt_volume.output.structure,
+                melt_volume.output.velocities_A_per_fs,
+            )
+            melt_volume_out = melt_volume.output
+            _tag(melt_job, melt_uuid, stage_tag(
+                self.campaign, formula, "melt", melt_key(formula, self.engine, p),
+                p.melt_temperature_K, melt_volume_out.uuid,
+            ))
+            jobs += [pack, melt_volume, melt_job]
+            refs = {"pack": pack.uuid, "production": melt_uuid}
+        else:
+            melt_uuid = resume.melt.production_uuid
+            melt_out = OutputReference(melt_uuid)
+            melt_volume_out = OutputReference(resume.melt.volume_uuid)
+            refs = {"production": melt_uuid, "resumed_from": melt_uuid}
         melt_record = record_temperature(
             melt_out,
-            melt_volume.output,
+            melt_volume_out,
             melt_uuid,
             stage="melt",
             species=p.diffusing_species,
-            job_refs={"pack": pack.uuid, "production": melt_uuid},
+            job_refs=refs,
             **record_kw,
         )
-        jobs: list[Job | Flow] = [pack, melt_volume, melt_job, melt_record]
+        jobs.append(melt_record)
+        done = {} if resume is None else resume.anneals
 
         records = []
         for temperature in p.anneal_temperatures_K:
+            if float(temperature) in done:
+                stage = done[float(temperature)]
+                record = record_temperature(
+                    OutputReference(stage.production_uuid),
+                    OutputReference(stage.volume_uuid),
+                    stage.production_uuid,
+                    stage="anneal",
+                    species=p.diffusing_species,
+                    job_refs={"melt": melt_uuid, "production": stage.production_uuid,
+                              "resumed_from": stage.production_uuid},
+                    **record_kw,
+                )
+                jobs.append(record)
+                records.append(record)
+                continue
             previous_structure = melt_out.structure
             previous_velocities = melt_out.final_velocities_A_per_fs
             stages = cooling_stages(
@@ -219,13 +263,18 @@ class MeltQuenchMaker(Maker):
                 volume.output.structure,
                 volume.output.velocities_A_per_fs,
             )
+            _tag(production, prod_out.uuid, stage_tag(
+                self.campaign, formula, "anneal",
+                anneal_key(formula, self.engine, p, temperature), temperature,
+                volume.output.uuid, melt_uuid,
+            ))
             record = record_temperature(
                 prod_out,
                 volume.output,
                 prod_uuid,
                 stage="anneal",
                 species=p.diffusing_species,
-                job_refs={"pack": pack.uuid, "melt": melt_uuid, "production": prod_uuid},
+                job_refs={**refs, "melt": melt_uuid, "production": prod_uuid},
                 **record_kw,
             )
             jobs += [volume, production, record]
@@ -245,3 +294,13 @@ class MeltQuenchMaker(Maker):
             "arrhenius": arrhenius.output,
         }
         return Flow(jobs, output=output, name=f"{self.name} {formula}")
+
+
+def _tag(job_or_flow: Job | Flow, uuid: str, tag: dict[str, Any]) -> None:
+    """Put the resume tag on the job whose output is the stage's run document."""
+    jobs = job_or_flow.jobs if isinstance(job_or_flow, Flow) else [job_or_flow]
+    for candidate in jobs:
+        if candidate.uuid == uuid:
+            candidate.metadata[META_KEY] = tag
+            return
+    raise RuntimeError(f"no job {uuid} in {job_or_flow.name}")  # a bug, not user input

@@ -1,0 +1,220 @@
+"""Resume a composition's protocol from the stages an earlier attempt completed.
+
+Every production job of :class:`~amorphdb.flows.melt_quench.MeltQuenchMaker` carries
+``metadata["amorphdb"]``: campaign, formula, stage (``melt`` or ``anneal``), temperature,
+the uuid of the volume equilibration it started from, and a *stage key*. jobflow writes
+a job's metadata into its JobStore document when the job completes, so the documents of
+a failed attempt tell which stages finished. A rerun then builds a flow that refers to
+those outputs (jobflow external references) instead of running them again, and runs
+only what is missing: the record jobs (cheap) and the unfinished stages.
+
+A completed stage is reused when the rerun keeps the settings that define it — engine,
+potential, cell size, starting density, seed, temperatures and step counts — which is
+what the stage key hashes. The time step and the volume-search settings are left out on
+purpose: they are what :mod:`amorphdb.campaign.escalation` changes after an unstable run
+or an unconverged equation of state, and a stage that completed with the old values is
+still a valid stage. Each run document keeps the settings it actually ran with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from amorphdb.engines import EngineSpec
+from amorphdb.flows.protocol import ProtocolSettings
+
+#: metadata key of amorphdb's stage tags on jobs
+META_KEY = "amorphdb"
+#: engine settings that do not define a stage (escalation and bookkeeping only)
+_ENGINE_SETTINGS_IGNORED = {"recovery", "stage"}
+#: protocol fields that define the pack + melt stages
+_MELT_FIELDS = (
+    "target_atoms",
+    "density_g_cm3",
+    "packing_tolerance_A",
+    "seed",
+    "melt_temperature_K",
+    "melt_steps",
+    "traj_every",
+    "thermo_every",
+)
+#: protocol fields that, with the melt's, define one anneal stage
+_ANNEAL_FIELDS = ("anneal_steps", "anneal_start_density_g_cm3", "cooling")
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _engine_identity(engine: EngineSpec) -> dict[str, Any]:
+    data = engine.model_dump(mode="json")
+    settings = {
+        k: v for k, v in data.get("settings", {}).items() if k not in _ENGINE_SETTINGS_IGNORED
+    }
+    return {"name": data["name"], "potential": data.get("potential"), "settings": settings}
+
+
+def melt_key(formula: str, engine: EngineSpec, protocol: ProtocolSettings) -> str:
+    """Key of the pack + melt stages of ``formula`` (see module doc for what it covers)."""
+    p = protocol.model_dump(mode="json")
+    return _digest(
+        {"formula": formula, "engine": _engine_identity(engine), **{k: p[k] for k in _MELT_FIELDS}}
+    )
+
+
+def anneal_key(
+    formula: str, engine: EngineSpec, protocol: ProtocolSettings, temperature_K: float
+) -> str:
+    """Key of one anneal stage: the melt's key plus the anneal settings and temperature."""
+    p = protocol.model_dump(mode="json")
+    return _digest(
+        {
+            "melt": melt_key(formula, engine, protocol),
+            "temperature_K": float(temperature_K),
+            **{k: p[k] for k in _ANNEAL_FIELDS},
+        }
+    )
+
+
+def stage_tag(
+    campaign: str,
+    formula: str,
+    stage: str,
+    key: str,
+    temperature_K: float,
+    volume_uuid: str,
+    melt_uuid: str | None = None,
+) -> dict[str, Any]:
+    """The ``metadata["amorphdb"]`` tag of a production job."""
+    return {
+        "campaign": campaign,
+        "formula": formula,
+        "stage": stage,
+        "key": key,
+        "temperature_K": float(temperature_K),
+        "volume_uuid": volume_uuid,
+        "melt_uuid": melt_uuid,
+    }
+
+
+@dataclass(frozen=True)
+class StageOutputs:
+    """uuids of a completed stage's production job and of the volume result it used."""
+
+    production_uuid: str
+    volume_uuid: str
+
+
+@dataclass
+class ResumePoint:
+    """Completed stages of an earlier attempt that a new flow reuses.
+
+    Parameters
+    ----------
+    melt
+        The completed melt (pack, volume equilibration and production are skipped).
+    anneals
+        Completed anneal stages of that melt, by temperature (K).
+    needed_uuids
+        Every job whose documents the reused outputs resolve through (a volume result
+        is reached through the jobs its search replaced itself with).
+    """
+
+    melt: StageOutputs
+    anneals: dict[float, StageOutputs] = field(default_factory=dict)
+    needed_uuids: set[str] = field(default_factory=set)
+
+    def describe(self) -> str:
+        """Short text for logs and attempt records, e.g. ``melt, anneal 1000 K``."""
+        return ", ".join(["melt", *(f"anneal {t:g} K" for t in sorted(self.anneals))])
+
+
+def resolvable_uuids(docs_store: Any, uuid: str) -> set[str] | None:
+    """The jobs ``uuid``'s output resolves through, or None if one has not completed.
+
+    A job that replaced itself (the volume search) stores, at its last index, a
+    reference to the output of the flow that replaced it; this follows such
+    references down to concrete outputs.
+    """
+    from jobflow.core.reference import find_and_get_references
+
+    needed: set[str] = set()
+    todo = [uuid]
+    while todo:
+        current = todo.pop()
+        if current in needed:
+            continue
+        doc = docs_store.query_one(
+            {"uuid": current}, properties=["output"], sort={"index": -1}
+        )
+        if doc is None:
+            return None
+        needed.add(current)
+        todo += [ref.uuid for ref in find_and_get_references(doc.get("output"))]
+    return needed
+
+
+def find_resume_point(
+    docs_store: Any,
+    campaign: str,
+    formula: str,
+    engine: EngineSpec,
+    protocol: ProtocolSettings,
+) -> ResumePoint | None:
+    """The latest completed melt of ``formula`` with the same stage key, and its anneals.
+
+    Parameters
+    ----------
+    docs_store
+        The JobStore's documents store (any maggma store: embedded or MongoDB).
+    campaign, formula
+        Which composition (reduced formula as the flow names it).
+    engine, protocol
+        The settings of the new attempt; stages are reused only when their key matches.
+
+    Returns
+    -------
+    ResumePoint or None
+        None when no melt of this composition completed with matching settings.
+    """
+    base = {f"metadata.{META_KEY}.campaign": campaign, f"metadata.{META_KEY}.formula": formula}
+    melts = docs_store.query(
+        {**base, f"metadata.{META_KEY}.stage": "melt",
+         f"metadata.{META_KEY}.key": melt_key(formula, engine, protocol)},
+        properties=["uuid", "metadata", "completed_at"],
+        sort={"completed_at": -1},
+    )
+    wanted = {
+        anneal_key(formula, engine, protocol, t): float(t) for t in protocol.anneal_temperatures_K
+    }
+    for melt in melts:
+        tag = melt["metadata"][META_KEY]
+        melt_needed = resolvable_uuids(docs_store, melt["uuid"])
+        volume_needed = resolvable_uuids(docs_store, tag["volume_uuid"])
+        if melt_needed is None or volume_needed is None:
+            continue
+        point = ResumePoint(
+            StageOutputs(melt["uuid"], tag["volume_uuid"]), needed_uuids=melt_needed | volume_needed
+        )
+        anneals = docs_store.query(
+            {**base, f"metadata.{META_KEY}.stage": "anneal",
+             f"metadata.{META_KEY}.melt_uuid": melt["uuid"]},
+            properties=["uuid", "metadata"],
+        )
+        for anneal in anneals:
+            atag = anneal["metadata"][META_KEY]
+            temperature = wanted.get(atag["key"])
+            if temperature is None or temperature in point.anneals:
+                continue
+            run_needed = resolvable_uuids(docs_store, anneal["uuid"])
+            vol_needed = resolvable_uuids(docs_store, atag["volume_uuid"])
+            if run_needed is None or vol_needed is None:
+                continue
+            point.anneals[temperature] = StageOutputs(anneal["uuid"], atag["volume_uuid"])
+            point.needed_uuids |= run_needed | vol_needed
+        return point
+    return None
