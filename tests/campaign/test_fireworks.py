@@ -62,6 +62,24 @@ def test_workflow_has_one_firework_per_job_with_stage_resources_and_links(tmp_pa
     assert melt and all(fw.spec["_queueadapter"]["walltime"] == "04:00:00" for fw in melt)
 
 
+def test_resumed_workflow_runs_only_unfinished_stages(tmp_path):
+    from amorphdb.flows.resume import ResumePoint, StageOutputs
+
+    spec = _spec(tmp_path)
+    point = ResumePoint(StageOutputs("melt-run", "melt-volume"),
+                        anneals={1500.0: StageOutputs("a1500-run", "a1500-volume")})
+    with pytest.raises(ValueError, match="external"):  # jobflow refuses them by default
+        workflow_from_flow(maker_for(spec).make("Li2Si2O5", resume=point), {}, "x")
+    wf = campaign_workflow(spec, "Li2Si2O5", resume=point)
+    names = [fw.tasks[0]["job"].name for fw in wf.fws]
+    assert not any(n.startswith(("pack", "melt", "anneal 1500")) for n in names)
+    assert "anneal 2500 K" in names
+    assert names.count("record_temperature") == 3
+    # the records of the reused stages read their outputs from the JobStore
+    inputs = [fw.tasks[0]["job"].input_uuids for fw in wf.fws]
+    assert any({"melt-run", "melt-volume"} <= set(u) for u in inputs)
+
+
 def test_unreachable_launchpad_fails_fast_naming_address(tmp_path):
     lp = tmp_path / "my_launchpad.yaml"
     lp.write_text("host: localhost\nport: 1\nname: fireworks\n")

@@ -16,10 +16,11 @@ from typing import Any
 
 import yaml
 
-from amorphdb.campaign.local import attempt_settings, maker_for
+from amorphdb.campaign.local import attempt_settings, maker_for, resume_point_for
 from amorphdb.campaign.spec import CampaignSpec
 from amorphdb.campaign.status import Heartbeats
 from amorphdb.errors import ConfigError
+from amorphdb.flows.resume import ResumePoint
 
 #: stage of a job, from its name (first matching prefix/substring)
 STAGES = ("pack", "record", "volume", "fit", "melt", "anneal", "cool")
@@ -52,19 +53,32 @@ def apply_resources(flow: Any, resources: dict[str, dict[str, Any]]) -> None:
 
 
 def workflow_from_flow(
-    flow: Any, resources: dict[str, dict[str, Any]], name: str, store: Any = None
+    flow: Any,
+    resources: dict[str, dict[str, Any]],
+    name: str,
+    store: Any = None,
+    allow_external_references: bool = False,
 ) -> Any:
     """Apply per-stage resources to ``flow`` and convert it to a FireWorks ``Workflow``."""
     from jobflow.managers.fireworks import flow_to_workflow
 
     apply_resources(flow, resources)
-    return flow_to_workflow(flow, store=store, name=name)
+    return flow_to_workflow(
+        flow, store=store, name=name, allow_external_references=allow_external_references
+    )
 
 
-def campaign_workflow(spec: CampaignSpec, formula: str, store: Any = None) -> Any:
-    """The FireWorks ``Workflow`` of one composition (resources applied)."""
-    flow = maker_for(spec).make(formula)
-    return workflow_from_flow(flow, spec.resources, f"{spec.name} {formula}", store)
+def campaign_workflow(
+    spec: CampaignSpec, formula: str, store: Any = None, resume: ResumePoint | None = None
+) -> Any:
+    """The FireWorks ``Workflow`` of one composition (resources applied).
+
+    With ``resume``, the workflow refers to the outputs of completed stages in the
+    campaign's JobStore (the workers' ``JOB_STORE``) instead of running them again.
+    """
+    flow = maker_for(spec).make(formula, resume=resume)
+    return workflow_from_flow(flow, spec.resources, f"{spec.name} {formula}", store,
+                              allow_external_references=resume is not None)
 
 
 def launchpad_file(spec: CampaignSpec) -> Path:
@@ -117,8 +131,12 @@ class FireWorksLauncher:
         formulas: list[str],
         specs: dict[str, CampaignSpec] | None = None,
         attempt_info: dict[str, dict[str, Any]] | None = None,
+        resume: bool = False,
     ) -> dict[str, Any]:
-        """Add one workflow per composition; record each as ``waiting``."""
+        """Add one workflow per composition; record each as ``waiting``.
+
+        ``resume`` (a rerun) reuses the stages earlier attempts completed.
+        """
         from amorphdb.store import open_database
 
         specs = specs or {}
@@ -128,11 +146,14 @@ class FireWorksLauncher:
             try:
                 for formula in formulas:
                     s = specs.get(formula, spec)
-                    wf = campaign_workflow(s, formula)
+                    point = resume_point_for(db.job_store, s, formula) if resume else None
+                    wf = campaign_workflow(s, formula, resume=point)
                     ids = self.launchpad.add_wf(wf)
                     fw_ids = sorted(int(i) for i in ids.values())
                     settings = {**attempt_settings(s, "fireworks"),
                                 **(attempt_info or {}).get(formula, {}), "fw_ids": fw_ids}
+                    if point is not None:
+                        settings["resumed_from"] = point.describe()
                     db.record_attempt(spec.name, formula, "waiting", settings=settings,
                                       stage="submitted")
                     heartbeats.beat(spec.name, formula, launcher="fireworks",

@@ -15,17 +15,22 @@ from __future__ import annotations
 from typing import Any
 
 from amorphdb.campaign.fireworks import stage_of
-from amorphdb.campaign.local import attempt_settings, maker_for
+from amorphdb.campaign.local import attempt_settings, maker_for, resume_point_for
 from amorphdb.campaign.spec import CampaignSpec
 from amorphdb.campaign.status import Heartbeats
 from amorphdb.errors import ConfigError
+from amorphdb.flows.resume import ResumePoint
 
 
-def prepare_flow(spec: CampaignSpec, formula: str) -> Any:
-    """The composition's flow with worker and resources set per stage."""
+def prepare_flow(spec: CampaignSpec, formula: str, resume: ResumePoint | None = None) -> Any:
+    """The composition's flow with worker and resources set per stage.
+
+    With ``resume``, the flow refers to completed stages' outputs in the JobStore instead
+    of running them again (submit it with ``allow_external_references=True``).
+    """
     from jobflow_remote import set_run_config
 
-    flow = maker_for(spec).make(formula)
+    flow = maker_for(spec).make(formula, resume=resume)
     settings = spec.launchers.jobflow_remote
     default = spec.resources.get("default", {})
     for job, _ in flow.iterflow():
@@ -93,8 +98,12 @@ class JobflowRemoteLauncher:
         formulas: list[str],
         specs: dict[str, CampaignSpec] | None = None,
         attempt_info: dict[str, dict[str, Any]] | None = None,
+        resume: bool = False,
     ) -> dict[str, Any]:
-        """Add one flow per composition to the project; record each as ``waiting``."""
+        """Add one flow per composition to the project; record each as ``waiting``.
+
+        ``resume`` (a rerun) reuses the stages earlier attempts completed.
+        """
         from jobflow_remote import submit_flow
 
         from amorphdb.store import open_database
@@ -106,12 +115,16 @@ class JobflowRemoteLauncher:
             try:
                 for formula in formulas:
                     s = specs.get(formula, spec)
-                    flow = prepare_flow(s, formula)
+                    point = resume_point_for(db.job_store, s, formula) if resume else None
+                    flow = prepare_flow(s, formula, resume=point)
                     db_ids = submit_flow(flow, project=self.project_name,
-                                         worker=s.launchers.jobflow_remote.worker)
+                                         worker=s.launchers.jobflow_remote.worker,
+                                         allow_external_references=point is not None)
                     settings = {**attempt_settings(s, "jobflow-remote"),
                                 **(attempt_info or {}).get(formula, {}), "db_ids": db_ids,
                                 "flow_uuid": flow.uuid}
+                    if point is not None:
+                        settings["resumed_from"] = point.describe()
                     db.record_attempt(spec.name, formula, "waiting", settings=settings,
                                       stage="submitted")
                     heartbeats.beat(spec.name, formula, launcher="jobflow-remote",

@@ -227,15 +227,24 @@ def read_journal(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return list(docs.values()), list(blobs.values())
 
 
-def resume_payload(job_store: Any, spec: CampaignSpec, formula: str) -> dict[str, Any] | None:
-    """Completed stages of earlier attempts of ``formula`` to reuse, with their documents.
+def resume_point_for(job_store: Any, spec: CampaignSpec, formula: str) -> Any:
+    """Completed stages of earlier attempts of ``formula`` that ``spec`` can reuse, or None.
 
-    Returns None when no stage can be reused (see :mod:`amorphdb.flows.resume`).
+    See :mod:`amorphdb.flows.resume`; ``job_store`` is the campaign's JobStore.
     """
     from amorphdb.flows.resume import find_resume_point
 
-    point = find_resume_point(job_store.docs_store, spec.name, formula, spec.engine,
-                              spec.protocol)
+    return find_resume_point(job_store.docs_store, spec.name, formula, spec.engine,
+                             spec.protocol)
+
+
+def resume_payload(job_store: Any, spec: CampaignSpec, formula: str) -> dict[str, Any] | None:
+    """Completed stages of earlier attempts of ``formula`` to reuse, with their documents.
+
+    The worker runs on its own in-memory JobStore, so the documents and blobs the reused
+    outputs resolve through travel with it. Returns None when no stage can be reused.
+    """
+    point = resume_point_for(job_store, spec, formula)
     if point is None:
         return None
     uuids = sorted(point.needed_uuids)

@@ -264,9 +264,9 @@ def rerun(
     """Rerun failed/lost compositions with escalated settings (see :func:`select_rerun`).
 
     Lost attempts are closed as failed first, so every attempt stays recorded.
-    Exhausted compositions are not run. Completed ones are never selected. The local
-    launcher starts each rerun from the stages earlier attempts completed
-    (:mod:`amorphdb.flows.resume`); the attempt records them as ``resumed_from``.
+    Exhausted compositions are not run. Completed ones are never selected. Each rerun
+    starts from the stages earlier attempts completed (:mod:`amorphdb.flows.resume`);
+    the attempt records them as ``resumed_from``.
     """
     from amorphdb.store import open_database
 
@@ -299,7 +299,7 @@ def rerun(
     if launcher == Launcher.LOCAL:
         return items, run_campaign(spec, on_progress, on_result, formulas=names, specs=specs,
                                    attempt_info=info, resume=True)
-    return items, backend.submit(spec, names, specs=specs, attempt_info=info)
+    return items, backend.submit(spec, names, specs=specs, attempt_info=info, resume=True)
 
 
 def _check_escalated(specs: dict[str, CampaignSpec]) -> None:
