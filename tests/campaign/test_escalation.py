@@ -22,6 +22,22 @@ from amorphdb.structure import estimate_density, parse_composition
         ("MD failed after 3 correction(s) (budget 3): ERROR: Lost atoms: original 36 current 35",
          "unstable_md"),
         ("VASP MD in /x failed (energy drift 0.8 eV/atom) after 2 correction(s)", "unstable_md"),
+        # exhausted recovery budgets (amorphdb.recovery.base.RecoveryExhaustedError)
+        ("RecoveryExhaustedError: MD failed after 0 correction(s) (budget 0): ERROR: Lost "
+         "atoms: original 36 current 34; rerun with a smaller time step or a larger recovery "
+         "budget", "unstable_md"),
+        ("MD failed after 2 correction(s) (budget 2): atoms too close: Li0-O3 at 0.40 Å "
+         "(< 0.90 Å)", "unstable_md"),
+        ("MD failed after 1 correction(s) (budget 1): max force 81.2 eV/Å above 50 eV/Å",
+         "unstable_md"),
+        ("MD failed after 3 correction(s) (budget 3): ERROR: Neighbor list overflow, boost "
+         "neigh_modify one", "unstable_md"),
+        ("ERROR: Bond atoms 3 4 missing at step 100", "unstable_md"),
+        ("VASP MD in /x failed (recovery budget exhausted) after 3 correction(s)",
+         "unstable_md"),
+        # a LAMMPS error no smaller step fixes: nothing was tried, so no budget ran out
+        ("MD failed after 0 correction(s) (budget 3): ERROR: Unrecognized pair style 'foo'",
+         "unknown"),
         ("VASP MD in /x failed (unconverged electronic steps) after 1 correction(s)",
          "electronic"),
         ("volume search did not converge: |P| = 12 kbar after 6 checks", "eos"),

@@ -10,7 +10,9 @@ packing            new packing seed; starting density × 0.9ⁿ (estimated densi
 eos                volume scan widened: scale factors span 0.1 wider per
                    failure (at most ±0.5), two more checking runs
 unstable_md        time step halved per failure (lost atoms, NaN, energy
-                   drift, runaway), floor 0.125 fs
+                   drift, runaway, exploding forces, an MD run whose
+                   recovery budget ran out), floor 0.125 fs; the recovery
+                   budget (``max_corrections``) is kept
 electronic (VASP)  the electronic ladder: ALGO Normal, NELM 120 → ALGO All,
                    NELM 200 → ALGO Damped, TIME 0.4, NELM 300 (custodian's
                    VaspErrorHandler order for unconverged SCF)
@@ -65,8 +67,12 @@ _PATTERNS: tuple[tuple[FailureKind, re.Pattern[str]], ...] = (
     (
         FailureKind.UNSTABLE_MD,
         re.compile(
-            r"lost atoms|out of range atoms|\bnan\b|non-numeric|energy drift|runaway|"
-            r"unstable|bond atom missing|blew up|exploded",
+            r"lost atoms|out of range atoms|\bnan\b|non-numeric|non-finite|energy drift|"
+            r"runaway|unstable|bond atoms?\b.*\bmissing|neighbor list overflow|"
+            r"too many neighbor bins|max force .* above|temperature \S+ K above|"
+            r"atoms too close|blew up|exploded|"
+            # an MD run that spent its recovery budget (amorphdb.recovery.base)
+            r"MD failed after (\d+) correction\(s\) \(budget \1\)|recovery budget exhausted",
             re.I,
         ),
     ),

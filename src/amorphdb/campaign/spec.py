@@ -12,17 +12,26 @@ MPMorph protocol (:mod:`amorphdb.flows.protocol`). Example::
     protocol: {target_atoms: 100, anneal_temperatures_K: [1000, 1500, 2000, 2500]}
     store: null          # embedded store in ./amorphdb-data, or a store YAML file
     workers: 2
+    max_corrections: 3   # recovery budget of each MD run (null: the engine's default)
 
 Every field, its default and meaning: ``docs/campaign.md``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from amorphdb.campaign.chemspace import ChemicalSpace, read_compositions_csv
 from amorphdb.engines import EngineSpec
@@ -117,6 +126,15 @@ class CampaignSpec(BaseModel):
         Chemical spaces to enumerate (:class:`~amorphdb.campaign.chemspace.ChemicalSpace`).
     max_attempts
         Attempts per composition before ``rerun`` leaves it failed for good.
+    max_corrections
+        Corrections each MD run may make before it fails (the engine-level recovery
+        budget, :class:`~amorphdb.recovery.base.RecoverySettings`); None: the
+        engine's default (3). Folded into ``engine.settings["recovery"]``, so it is
+        recorded with every attempt and is part of the protocol hash; setting
+        ``engine.settings.recovery.max_corrections`` to another value is an error.
+        An MD run that fails again once the budget is spent fails its composition
+        with the error (``RecoveryExhaustedError``); ``rerun`` then halves the time
+        step (:mod:`amorphdb.campaign.escalation`).
     heartbeat_timeout_s
         A running composition whose heartbeat is older than this (s) is shown as lost.
     cost_per_atom_step_core_s
@@ -142,6 +160,7 @@ class CampaignSpec(BaseModel):
     compositions_csv: str | None = None
     enumerate: list[ChemicalSpace] = Field(default_factory=list)
     max_attempts: int = Field(3, ge=1, le=100)
+    max_corrections: int | None = Field(None, ge=0, le=20)
     heartbeat_timeout_s: float = Field(600.0, gt=0)
     cost_per_atom_step_core_s: float | None = Field(None, gt=0)
     resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -154,6 +173,29 @@ class CampaignSpec(BaseModel):
         for formula in value:
             parse_composition(formula)
         return value
+
+    @model_validator(mode="after")
+    def _fold_recovery_budget(self) -> CampaignSpec:
+        """Put ``max_corrections`` into ``engine.settings["recovery"]`` (other keys kept)."""
+        self.engine = with_recovery_budget(self.engine, self.max_corrections, strict=True)
+        return self
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> CampaignSpec:
+        """A copy; an ``engine`` in ``update`` gets this campaign's recovery budget.
+
+        ``rerun`` copies the campaign with the engine of the last attempt (escalated);
+        the budget of the campaign file wins over the one recorded with that attempt,
+        so raising ``max_corrections`` in the file takes effect on the rerun.
+        """
+        copy = super().model_copy(update=update, deep=deep)
+        if update and "engine" in update and copy.max_corrections is not None:
+            engine = update["engine"]
+            if not isinstance(engine, EngineSpec):
+                engine = EngineSpec.model_validate(engine)
+            copy.engine = with_recovery_budget(engine, copy.max_corrections, strict=False)
+        return copy
 
     def formulas(self) -> list[str]:
         """Every composition, reduced, without duplicates, in file order."""
@@ -193,10 +235,51 @@ class CampaignSpec(BaseModel):
         return path if path.is_absolute() else self.base_dir() / path
 
 
+def with_recovery_budget(
+    engine: EngineSpec, max_corrections: int | None, strict: bool = True
+) -> EngineSpec:
+    """``engine`` with ``settings["recovery"]["max_corrections"]`` set (a copy).
+
+    Parameters
+    ----------
+    engine
+        The engine spec (not modified).
+    max_corrections
+        The campaign's recovery budget; None returns ``engine`` unchanged.
+    strict
+        Raise when the engine already sets another budget (a campaign file naming
+        both); otherwise the campaign's budget replaces it.
+
+    Raises
+    ------
+    ValueError
+        ``settings["recovery"]`` is not a mapping, or (``strict``) it sets another
+        ``max_corrections``.
+    """
+    if max_corrections is None:
+        return engine
+    recovery = engine.settings.get("recovery") or {}
+    if not isinstance(recovery, Mapping):
+        raise ValueError(
+            f"engine.settings.recovery must be a mapping (got {type(recovery).__name__})"
+        )
+    current = recovery.get("max_corrections")
+    if strict and current is not None and current != max_corrections:
+        raise ValueError(
+            f"max_corrections: {max_corrections} conflicts with "
+            f"engine.settings.recovery.max_corrections: {current}; set the recovery "
+            "budget in one place (the campaign field max_corrections)"
+        )
+    settings = {**engine.settings, "recovery": {**recovery, "max_corrections": max_corrections}}
+    return engine.model_copy(update={"settings": settings})
+
+
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "campaign"
     message = err["msg"].removeprefix("Value error, ")
+    if not err["loc"]:  # a check of the whole campaign: its message names the fields
+        return message
+    where = ".".join(str(p) for p in err["loc"])
     return f"{where}: {message}"
 
 
