@@ -70,6 +70,24 @@ def test_attempt_limit_ends_in_final_failed_state(campaign_file):
     assert doc.state == "failed" and len(doc.attempts) == 4 // 2
 
 
+def test_composition_claimed_by_another_launcher_after_our_plan_is_skipped(campaign_file):
+    from amorphdb.campaign.local import run_campaign
+    from amorphdb.campaign.submit import plan_submission
+
+    spec = load_campaign(campaign_file(compositions=["Li2Si2O5", "Li2SiO3"]))
+    with open_database(spec.store_path()) as db:
+        plan = plan_submission(spec, ["Li2Si2O5", "Li2SiO3"], read_status(spec, db))
+        # a second launcher started at the same moment claims both first
+        for formula in plan.to_submit:
+            assert db.record_attempt("tiny", formula, "waiting", claim=True) is not None
+    assert plan.to_submit == ["Li2Si2O5", "Li2SiO3"]  # our plan is already stale
+    assert run_campaign(spec, formulas=plan.to_submit) == {}  # nothing runs twice
+    with open_database(spec.store_path()) as db:
+        for formula in plan.to_submit:
+            assert [a.state for a in db.get_campaign("tiny", formula).attempts] == ["waiting"]
+    assert not (spec.workdir_path() / "tiny" / "Li2Si2O5").exists()
+
+
 def test_rerun_of_unknown_campaign_is_an_error(campaign_file):
     spec = load_campaign(campaign_file())
     with pytest.raises(ConfigError, match="campaign 'tiny' has no records"):

@@ -19,13 +19,6 @@ from amorphdb.store import open_database
 FAILS_AT_BUDGET_0 = {"name": "lammps", "timestep_fs": 3.0}
 FAILS_AT_BUDGET_1 = {"name": "lammps", "timestep_fs": 5.0}
 
-#: until local.run_composition records the first failed job's error and name (jobflow's
-#: run_locally catches a job's exception and only logs it, so the record says "flow did
-#: not finish"); strict: remove this mark once it does
-NEEDS_FIRST_FAILURE = pytest.mark.xfail(
-    strict=True,
-    reason="local.run_composition does not record the failed job's error and name yet",
-)
 
 
 def _campaign(**fields):
@@ -163,7 +156,6 @@ def test_exhausted_budget_leaves_the_composition_failed_with_the_budget_recorded
     assert temps == [1500.0, 2500.0, 5000.0]
 
 
-@NEEDS_FIRST_FAILURE
 @pytest.mark.parametrize(
     ("engine", "budget", "n_corrections", "rerun_step"),
     [(FAILS_AT_BUDGET_0, 0, 0, 1.5), (FAILS_AT_BUDGET_1, 1, 1, 2.5)],

@@ -120,3 +120,12 @@ def run_md_and_record(tmp_path, config, traj, *, stride=1):
     store = open_job_store(config)
     run_locally(Flow([md, rec, arr]), store=store, ensure_success=True, root_dir=tmp_path)
     return store
+
+
+def claim_in_process(config, formula, barrier) -> bool:
+    """Claim ``formula`` of campaign ``race`` in a fresh client once all racers are ready."""
+    from amorphdb.store import AmorphousDB
+
+    with AmorphousDB.from_config(config) as db:
+        barrier.wait()  # all processes claim at the same moment
+        return db.record_attempt("race", formula, "waiting", claim=True) is not None

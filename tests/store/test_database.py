@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from pymatgen.core import Structure
-from store_factories import make_amorphous, make_arrhenius
+from store_factories import claim_in_process, make_amorphous, make_arrhenius
 
 from amorphdb.errors import CompositionError, StoreError
 from amorphdb.store.query import AmorphousQuery
@@ -150,6 +150,44 @@ def test_record_attempts(db):
     assert c.state == "completed" and c.last_error == "walltime" and len(c.attempts) == 3
     assert [d.formula_reduced for d in db.find_campaigns(state="completed")] == ["Li2Si2O5"]
     assert db.find_campaigns(state="failed") == []
+
+
+def test_claim_opens_an_attempt_only_on_a_free_composition(db):
+    claim = {"state": "waiting", "stage": "queued", "claim": True}
+    assert db.record_attempt("camp", "Li2SiO3", **claim).attempts[0].number == 1
+    assert db.record_attempt("camp", "Li2SiO3", **claim) is None  # in flight elsewhere
+    db.record_attempt("camp", "Li2SiO3", "failed", error="lost atoms")
+    assert db.record_attempt("camp", "Li2SiO3", **claim).attempts[-1].number == 2  # free again
+    db.record_attempt("camp", "Li2SiO3", "completed")
+    assert db.record_attempt("camp", "Li2SiO3", **claim) is None  # never rerun a completed one
+    assert len(db.get_campaign("camp", "Li2SiO3").attempts) == 2
+
+
+def test_racing_claims_give_each_composition_to_one_launcher(store_config):
+    """Separate processes (separate clients, as separate launchers) race for the same keys."""
+    import multiprocessing as mp
+
+    from amorphdb.store import AmorphousDB, StoreType
+
+    if store_config.type == StoreType.MONGODB and store_config.host == "mongomock":
+        pytest.skip("mongomock lives in one process: no cross-process race to test")
+    from concurrent.futures import ProcessPoolExecutor
+
+    with mp.Manager() as manager, ProcessPoolExecutor(4, mp.get_context("spawn")) as pool:
+        barrier = manager.Barrier(4)
+        for formula in ("Li2O", "Li2SiO3", "Li4SiO4"):
+            wins = list(pool.map(claim_in_process, [store_config] * 4, [formula] * 4,
+                                 [barrier] * 4))
+            assert sum(wins) == 1, (formula, wins)
+        with AmorphousDB.from_config(store_config) as db:
+            for formula in ("Li2O", "Li2SiO3", "Li4SiO4"):
+                db.record_attempt("race", formula, "failed", error="lost atoms")
+        for formula in ("Li2O", "Li2SiO3", "Li4SiO4"):  # a rerun race on failed ones
+            wins = list(pool.map(claim_in_process, [store_config] * 4, [formula] * 4,
+                                 [barrier] * 4))
+            assert sum(wins) == 1, (formula, wins)
+    with AmorphousDB.from_config(store_config) as db:
+        assert {len(c.attempts) for c in db.find_campaigns(campaign="race")} == {2}
 
 
 def test_record_attempt_bad_state(db):

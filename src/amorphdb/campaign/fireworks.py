@@ -146,9 +146,18 @@ class FireWorksLauncher:
             try:
                 for formula in formulas:
                     s = specs.get(formula, spec)
+                    if db.record_attempt(spec.name, formula, "waiting", stage="submitted",
+                                         settings=attempt_settings(s, "fireworks"),
+                                         claim=True) is None:
+                        continue  # completed, or in flight with another launcher
                     point = resume_point_for(db.job_store, s, formula) if resume else None
-                    wf = campaign_workflow(s, formula, resume=point)
-                    ids = self.launchpad.add_wf(wf)
+                    try:
+                        wf = campaign_workflow(s, formula, resume=point)
+                        ids = self.launchpad.add_wf(wf)
+                    except Exception as exc:  # release the claim, keep the error
+                        db.record_attempt(spec.name, formula, "failed", stage="submitted",
+                                          error=f"submission failed: {exc}")
+                        raise
                     fw_ids = sorted(int(i) for i in ids.values())
                     settings = {**attempt_settings(s, "fireworks"),
                                 **(attempt_info or {}).get(formula, {}), "fw_ids": fw_ids}

@@ -115,11 +115,20 @@ class JobflowRemoteLauncher:
             try:
                 for formula in formulas:
                     s = specs.get(formula, spec)
+                    if db.record_attempt(spec.name, formula, "waiting", stage="submitted",
+                                         settings=attempt_settings(s, "jobflow-remote"),
+                                         claim=True) is None:
+                        continue  # completed, or in flight with another launcher
                     point = resume_point_for(db.job_store, s, formula) if resume else None
-                    flow = prepare_flow(s, formula, resume=point)
-                    db_ids = submit_flow(flow, project=self.project_name,
-                                         worker=s.launchers.jobflow_remote.worker,
-                                         allow_external_references=point is not None)
+                    try:
+                        flow = prepare_flow(s, formula, resume=point)
+                        db_ids = submit_flow(flow, project=self.project_name,
+                                             worker=s.launchers.jobflow_remote.worker,
+                                             allow_external_references=point is not None)
+                    except Exception as exc:  # release the claim, keep the error
+                        db.record_attempt(spec.name, formula, "failed", stage="submitted",
+                                          error=f"submission failed: {exc}")
+                        raise
                     settings = {**attempt_settings(s, "jobflow-remote"),
                                 **(attempt_info or {}).get(formula, {}), "db_ids": db_ids,
                                 "flow_uuid": flow.uuid}

@@ -95,6 +95,29 @@ class _QueueHandler(logging.Handler):
                 self.queue.put((self.formula, name))
 
 
+class _FailureHandler(logging.Handler):
+    """Keeps the first job failure jobflow's ``run_locally`` logs (it does not raise it)."""
+
+    MARK = " failed with exception:\n"
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.job_name: str | None = None
+        self.error: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if self.MARK not in message or self.error is not None:
+            return
+        name, trace = message.split(self.MARK, 1)
+        lines = [line for line in trace.strip().splitlines() if line.strip()]
+        self.job_name = name
+        # the exception line: "module.ErrorType: message" -> "ErrorType: message"
+        last = lines[-1] if lines else "unknown error"
+        head, sep, rest = last.partition(": ")
+        self.error = f"{head.rsplit('.', 1)[-1]}{sep}{rest}"
+
+
 def _strip_ids(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in d.items() if k != "_id"} for d in docs]
 
@@ -130,12 +153,14 @@ def run_composition(
 
     start = time.perf_counter()
     spec = CampaignSpec.model_validate(spec_data)
+    jobflow_log = logging.getLogger("jobflow")
+    jobflow_log.setLevel(logging.INFO)  # INFO goes to our handlers only (not printed)
+    failure = _FailureHandler()
+    jobflow_log.addHandler(failure)
     handler = None
     if queue is not None:
         handler = _QueueHandler(queue, formula)
-        jobflow_log = logging.getLogger("jobflow")
         jobflow_log.addHandler(handler)
-        jobflow_log.setLevel(logging.INFO)  # INFO goes to our handler only (not printed)
     store = JobStore(
         JournaledMemoryStore(journal_path, "docs"),
         additional_stores={"data": JournaledMemoryStore(journal_path, "data")},
@@ -154,21 +179,26 @@ def run_composition(
         run_locally(flow, store=store, create_folders=True, root_dir=folder, log=False,
                     allow_external_references=point is not None)
         if store.docs_store.count({"name": "record_arrhenius"}) == 0:
-            error = f"flow did not finish; see the job folders in {folder}"
+            if failure.error is not None:
+                error = f"job '{failure.job_name}' failed: {failure.error}"
+                stage = failure.job_name
+            else:
+                error = f"flow did not finish; see the job folders in {folder}"
     except AmorphdbError as exc:
         error = str(exc)
     except Exception as exc:  # a job crashed: keep what ran, report the error
         error = f"{type(exc).__name__}: {exc}"
         log.debug("composition %s failed:\n%s", formula, traceback.format_exc())
     finally:
+        jobflow_log.removeHandler(failure)
         if handler is not None:
-            logging.getLogger("jobflow").removeHandler(handler)
+            jobflow_log.removeHandler(handler)
     docs = _strip_ids(list(store.docs_store.query({})))
     blobs = _strip_ids(list(store.additional_stores["data"].query({})))
     if error is None:
         names = {d.get("name", "") for d in docs}
         stage = "arrhenius" if "record_arrhenius" in names else None
-    else:
+    elif stage is None:
         finished = [d.get("name", "") for d in docs]
         stage = finished[-1] if finished else None
     return CompositionResult(
@@ -354,6 +384,7 @@ def run_campaign(
     specs: dict[str, CampaignSpec] | None = None,
     attempt_info: dict[str, dict[str, Any]] | None = None,
     resume: bool = False,
+    claim: bool = True,
 ) -> dict[str, CompositionResult]:
     """Run compositions of a campaign locally and fill the database.
 
@@ -374,6 +405,11 @@ def run_campaign(
     resume
         Reuse the stages earlier attempts completed (a rerun): see
         :mod:`amorphdb.flows.resume`. The attempt records ``resumed_from``.
+    claim
+        Run a composition only if this launcher can claim it (it is new or failed, not
+        completed or in flight with another launcher: :meth:`AmorphousDB.record_attempt`);
+        compositions another launcher took in the meantime are skipped (not in the
+        result). ``amorphdb run`` passes False: it runs what it is told to.
 
     Returns
     -------
@@ -399,10 +435,16 @@ def run_campaign(
             if payload is not None:
                 payloads[formula] = payload
                 settings[formula]["resumed_from"] = payload["point"].describe()
+    claimed = []
     for formula in formulas:
-        db.record_attempt(spec.name, formula, "waiting", settings=settings[formula],
-                          stage="queued")
+        if db.record_attempt(spec.name, formula, "waiting", settings=settings[formula],
+                             stage="queued", claim=claim) is None:
+            log.warning("%s: taken by another launcher (completed or in flight); skipped",
+                        formula)
+            continue
+        claimed.append(formula)
         heartbeats.beat(spec.name, formula, launcher="local", stage="queued")
+    formulas = claimed
     root = spec.workdir_path() / spec.name
     root.mkdir(parents=True, exist_ok=True)
     results: dict[str, CompositionResult] = {}

@@ -171,9 +171,14 @@ def submit(
     if not plan.to_submit:
         return plan, {}
     if launcher == Launcher.LOCAL:
-        results = run_campaign(spec, on_progress, on_result, formulas=plan.to_submit)
-        return plan, results
-    return plan, backend.submit(spec, plan.to_submit)
+        outcome = run_campaign(spec, on_progress, on_result, formulas=plan.to_submit)
+    else:
+        outcome = backend.submit(spec, plan.to_submit)
+    # compositions another launcher claimed between our plan and our claim
+    taken = [f for f in plan.to_submit if f not in outcome]
+    plan.to_submit = [f for f in plan.to_submit if f in outcome]
+    plan.in_flight += taken
+    return plan, outcome
 
 
 @dataclass

@@ -118,7 +118,7 @@ def run(
             status = f"done in {result.seconds:.0f} s" if result.ok else f"FAILED: {result.error}"
             progress.update(tasks[result.formula], completed=per_formula, status=status[:60])
 
-        results = run_campaign(spec, on_progress=on_progress, on_result=on_result)
+        results = run_campaign(spec, on_progress=on_progress, on_result=on_result, claim=False)
     Console().print(results_table(spec, species))
     failed = [r for r in results.values() if not r.ok]
     console.print(

@@ -344,7 +344,7 @@ def run_with_custodian(job: Any, handlers: list[Any], workdir: Path, budget: int
         raise RecoveryExhaustedError(
             f"MD failed after {len(corrections)} correction(s) (budget {budget}): "
             f"{'; '.join(errors)}; rerun with a smaller time step or a larger "
-            "recovery budget (engine settings 'recovery.max_corrections')",
+            "recovery budget (campaign field 'max_corrections')",
             corrections,
             errors,
         ) from None

@@ -402,7 +402,8 @@ class AmorphousDB:
         settings: dict[str, Any] | None = None,
         error: str | None = None,
         stage: str | None = None,
-    ) -> CampaignDoc:
+        claim: bool = False,
+    ) -> CampaignDoc | None:
         """Record the state of a composition's current attempt in ``campaigns``.
 
         A ``waiting``/``running`` record opens a new attempt when the last one is finished
@@ -423,12 +424,53 @@ class AmorphousDB:
             Error message of a failed attempt.
         stage
             Last protocol stage reached (``pack``, ``melt``, ``anneal_1000K``, ...).
+        claim
+            Open a new attempt only if the composition is free (no record, or its last
+            attempt failed); return None when it is completed or another launcher holds an
+            open attempt. The check and the write are one compare-and-set (insert of a new
+            key, or replace of the revision read), so of two launchers racing for the same
+            composition exactly one gets it.
         """
         try:
             state = ResultState(state)
         except ValueError:
             known = ", ".join(s.value for s in ResultState)
             raise StoreError(f"unknown state '{state}'; use one of {known}") from None
+        with self._campaign_lock():
+            return self._record_attempt(campaign, formula, state, settings, error, stage, claim)
+
+    @contextlib.contextmanager
+    def _campaign_lock(self) -> Iterator[None]:
+        """Make a campaign record's read-compare-write one step for every process.
+
+        MongoDB applies ``replace_one({"revision": r})`` atomically, so the revision check
+        alone suffices there. montydb reads and writes in Python: two processes can both
+        match the old revision, so on the embedded store an exclusive lock file (``flock``;
+        all writers of an embedded store run on one host) serialises the step.
+        """
+        if self.config.type is not StoreType.EMBEDDED:
+            yield
+            return
+        import fcntl
+
+        path = Path(self.config.path) / ".campaigns.lock"
+        with open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _record_attempt(
+        self,
+        campaign: str,
+        formula: str,
+        state: ResultState,
+        settings: dict[str, Any] | None,
+        error: str | None,
+        stage: str | None,
+        claim: bool,
+    ) -> CampaignDoc | None:
         coll = self._coll("campaigns")
         key = CampaignDoc(campaign=campaign, formula=formula).key()
         settings = settings or {}
@@ -442,6 +484,8 @@ class AmorphousDB:
             )
             revision = doc.revision
             last = doc.attempts[-1] if doc.attempts else None
+            if claim and old is not None and doc.state in (*open_states, ResultState.COMPLETED):
+                return None  # taken: completed, or in flight with another launcher
             if (
                 last is not None
                 and last.state == state
