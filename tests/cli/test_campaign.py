@@ -93,3 +93,33 @@ def test_missing_jobflow_remote_project(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "jobflow-remote project 'amorph' not found" in err and _one_line(err)
     assert not (tmp_path / "db").exists()
+
+
+def test_status_watch_refreshes_until_interrupted(tmp_path):
+    """``--watch`` re-reads the store: a change made while it runs shows; Ctrl-C ends it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from amorphdb.campaign import load_campaign
+    from amorphdb.store import open_database
+
+    path = tiny_campaign_file(tmp_path, compositions=["Li2Si2O5", "Li2SiO3"])
+    spec = load_campaign(path)
+    with open_database(spec.store_path()) as db:
+        db.record_attempt("tiny", "Li2Si2O5", "failed", error="packmol failed to pack")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "amorphdb", "status", str(path), "--watch", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**__import__("os").environ, "COLUMNS": "200"},
+    )
+    time.sleep(8)  # started (imports take a few seconds on a loaded machine)
+    with open_database(spec.store_path()) as db:
+        db.record_attempt("tiny", "Li2SiO3", "failed", error="ERROR: Lost atoms: original 36")
+    time.sleep(3)  # a few refreshes later
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert "Lost atoms" in out  # written after the watch started
+    assert "packmol failed to pack" in out
