@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from amorphdb.campaign.local import attempt_settings, maker_for, resume_point_for
+from amorphdb.campaign.claims import submit_claimed
+from amorphdb.campaign.local import maker_for
 from amorphdb.campaign.spec import CampaignSpec
-from amorphdb.campaign.status import Heartbeats
 from amorphdb.errors import ConfigError
 from amorphdb.flows.resume import ResumePoint
 
@@ -137,37 +137,9 @@ class FireWorksLauncher:
 
         ``resume`` (a rerun) reuses the stages earlier attempts completed.
         """
-        from amorphdb.store import open_database
+        def add(s: CampaignSpec, formula: str, point: Any) -> tuple[dict[str, Any], str]:
+            ids = self.launchpad.add_wf(campaign_workflow(s, formula, resume=point))
+            fw_ids = sorted(int(i) for i in ids.values())
+            return {"fw_ids": fw_ids}, str(fw_ids[0])
 
-        specs = specs or {}
-        out = {}
-        with open_database(spec.store_path()) as db:
-            heartbeats = Heartbeats(db)
-            try:
-                for formula in formulas:
-                    s = specs.get(formula, spec)
-                    if db.record_attempt(spec.name, formula, "waiting", stage="submitted",
-                                         settings=attempt_settings(s, "fireworks"),
-                                         claim=True) is None:
-                        continue  # completed, or in flight with another launcher
-                    point = resume_point_for(db.job_store, s, formula) if resume else None
-                    try:
-                        wf = campaign_workflow(s, formula, resume=point)
-                        ids = self.launchpad.add_wf(wf)
-                    except Exception as exc:  # release the claim, keep the error
-                        db.record_attempt(spec.name, formula, "failed", stage="submitted",
-                                          error=f"submission failed: {exc}")
-                        raise
-                    fw_ids = sorted(int(i) for i in ids.values())
-                    settings = {**attempt_settings(s, "fireworks"),
-                                **(attempt_info or {}).get(formula, {}), "fw_ids": fw_ids}
-                    if point is not None:
-                        settings["resumed_from"] = point.describe()
-                    db.record_attempt(spec.name, formula, "waiting", settings=settings,
-                                      stage="submitted")
-                    heartbeats.beat(spec.name, formula, launcher="fireworks",
-                                    external_id=str(fw_ids[0]))
-                    out[formula] = {"fw_ids": fw_ids}
-            finally:
-                heartbeats.close()
-        return out
+        return submit_claimed(spec, formulas, "fireworks", add, specs, attempt_info, resume)

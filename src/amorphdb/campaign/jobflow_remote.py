@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from amorphdb.campaign.claims import submit_claimed
 from amorphdb.campaign.fireworks import stage_of
-from amorphdb.campaign.local import attempt_settings, maker_for, resume_point_for
+from amorphdb.campaign.local import maker_for
 from amorphdb.campaign.spec import CampaignSpec
-from amorphdb.campaign.status import Heartbeats
 from amorphdb.errors import ConfigError
 from amorphdb.flows.resume import ResumePoint
 
@@ -106,42 +106,15 @@ class JobflowRemoteLauncher:
         """
         from jobflow_remote import submit_flow
 
-        from amorphdb.store import open_database
+        def add(s: CampaignSpec, formula: str, point: Any) -> tuple[dict[str, Any], str]:
+            flow = prepare_flow(s, formula, resume=point)
+            db_ids = submit_flow(flow, project=self.project_name,
+                                 worker=s.launchers.jobflow_remote.worker,
+                                 allow_external_references=point is not None)
+            return {"db_ids": db_ids, "flow_uuid": flow.uuid}, flow.uuid
 
-        specs = specs or {}
-        out = {}
-        with open_database(spec.store_path()) as db:
-            heartbeats = Heartbeats(db)
-            try:
-                for formula in formulas:
-                    s = specs.get(formula, spec)
-                    if db.record_attempt(spec.name, formula, "waiting", stage="submitted",
-                                         settings=attempt_settings(s, "jobflow-remote"),
-                                         claim=True) is None:
-                        continue  # completed, or in flight with another launcher
-                    point = resume_point_for(db.job_store, s, formula) if resume else None
-                    try:
-                        flow = prepare_flow(s, formula, resume=point)
-                        db_ids = submit_flow(flow, project=self.project_name,
-                                             worker=s.launchers.jobflow_remote.worker,
-                                             allow_external_references=point is not None)
-                    except Exception as exc:  # release the claim, keep the error
-                        db.record_attempt(spec.name, formula, "failed", stage="submitted",
-                                          error=f"submission failed: {exc}")
-                        raise
-                    settings = {**attempt_settings(s, "jobflow-remote"),
-                                **(attempt_info or {}).get(formula, {}), "db_ids": db_ids,
-                                "flow_uuid": flow.uuid}
-                    if point is not None:
-                        settings["resumed_from"] = point.describe()
-                    db.record_attempt(spec.name, formula, "waiting", settings=settings,
-                                      stage="submitted")
-                    heartbeats.beat(spec.name, formula, launcher="jobflow-remote",
-                                    external_id=flow.uuid)
-                    out[formula] = {"flow_uuid": flow.uuid, "db_ids": db_ids}
-            finally:
-                heartbeats.close()
-        return out
+        return submit_claimed(spec, formulas, "jobflow-remote", add, specs, attempt_info,
+                              resume)
 
 
 def _address(store: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from jobflow import Maker, job
@@ -55,6 +56,23 @@ def run_md_stage(
     return make_run_document(engine.name, md, output)
 
 
+def stage_settings(maker: Any) -> MDSettings:
+    """:class:`MDSettings` from a stage maker's fields (``MDMaker``, ``SegmentedMDMaker``);
+    ``engine.timestep_fs=None`` takes the engine's default time step."""
+    return MDSettings(
+        temperature_K=maker.temperature_K,
+        end_temperature_K=maker.end_temperature_K,
+        n_steps=maker.n_steps,
+        timestep_fs=maker.engine.timestep_fs or get_engine(maker.engine).timestep_fs,
+        ensemble=maker.ensemble,
+        pressure_kbar=maker.pressure_kbar,
+        seed=maker.seed,
+        traj_every=maker.traj_every,
+        thermo_every=maker.thermo_every,
+        thermostat=maker.thermostat,
+    )
+
+
 @dataclass
 class MDMaker(Maker):
     """Maker of one MD stage (NVT by default) with any engine.
@@ -95,18 +113,7 @@ class MDMaker(Maker):
 
     def md_settings(self) -> MDSettings:
         """The engine-independent settings of this stage."""
-        return MDSettings(
-            temperature_K=self.temperature_K,
-            end_temperature_K=self.end_temperature_K,
-            n_steps=self.n_steps,
-            timestep_fs=self.engine.timestep_fs or get_engine(self.engine).timestep_fs,
-            ensemble=self.ensemble,
-            pressure_kbar=self.pressure_kbar,
-            seed=self.seed,
-            traj_every=self.traj_every,
-            thermo_every=self.thermo_every,
-            thermostat=self.thermostat,
-        )
+        return stage_settings(self)
 
     @job(data="trajectory")
     def make(

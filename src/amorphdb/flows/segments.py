@@ -42,6 +42,7 @@ from amorphdb.engines.base import (
     make_run_document,
 )
 from amorphdb.errors import ConfigError
+from amorphdb.flows.md import stage_settings
 from amorphdb.store.trajectory import trajectory_from_payload
 
 CHECKPOINT_ENV = "AMORPHDB_CHECKPOINT_DIR"
@@ -300,18 +301,7 @@ class SegmentedMDMaker(Maker):
 
     def md_settings(self) -> MDSettings:
         """Settings of the whole stage."""
-        return MDSettings(
-            temperature_K=self.temperature_K,
-            end_temperature_K=self.end_temperature_K,
-            n_steps=self.n_steps,
-            timestep_fs=self.engine.timestep_fs or get_engine(self.engine).timestep_fs,
-            ensemble=self.ensemble,
-            pressure_kbar=self.pressure_kbar,
-            seed=self.seed,
-            traj_every=self.traj_every,
-            thermo_every=self.thermo_every,
-            thermostat=self.thermostat,
-        )
+        return stage_settings(self)
 
     def segment_lengths(self) -> list[int]:
         """Steps of each segment."""

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 from custodian.custodian import ErrorHandler, Job
 
+from amorphdb.engines.lammps.output import box_from_dump
 from amorphdb.recovery.base import (
     BudgetedHandler,
     Checkpoint,
@@ -186,33 +187,10 @@ def iter_dump_frames(path: Path) -> list[tuple[int, list[str]]]:
     return frames
 
 
-def _box_matrix(box_lines: list[str], header: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Cell rows, origin and data-file box lines from the dump's BOX BOUNDS block."""
-    bounds = np.array([[float(x) for x in line.split()] for line in box_lines])
-    if "xy" in header:
-        (xlo_b, xhi_b, xy), (ylo_b, yhi_b, xz), (zlo, zhi, yz) = bounds
-        xlo = xlo_b - min(0.0, xy, xz, xy + xz)
-        xhi = xhi_b - max(0.0, xy, xz, xy + xz)
-        ylo = ylo_b - min(0.0, yz)
-        yhi = yhi_b - max(0.0, yz)
-    else:
-        (xlo, xhi), (ylo, yhi), (zlo, zhi) = bounds[:, :2]
-        xy = xz = yz = 0.0
-    matrix = np.array([[xhi - xlo, 0, 0], [xy, yhi - ylo, 0], [xz, yz, zhi - zlo]])
-    data_lines = [
-        f"{xlo:.10f} {xhi:.10f} xlo xhi",
-        f"{ylo:.10f} {yhi:.10f} ylo yhi",
-        f"{zlo:.10f} {zhi:.10f} zlo zhi",
-    ]
-    if "xy" in header:
-        data_lines.append(f"{xy:.10f} {xz:.10f} {yz:.10f} xy xz yz")
-    return matrix, np.array([xlo, ylo, zlo]), data_lines
-
-
 def frame_arrays(lines: list[str]) -> dict[str, Any]:
     """Positions (Å), velocities (Å/fs, if dumped), cell and data-file box lines of a frame."""
     n_atoms = int(lines[3])
-    matrix, origin, box_lines = _box_matrix(lines[5:8], lines[4])
+    matrix, origin, box_lines = box_from_dump(lines[5:8], lines[4])
     columns = lines[8].split()[2:]
     col = {name: i for i, name in enumerate(columns)}
     table = [line.split() for line in lines[9 : 9 + n_atoms]]

@@ -67,15 +67,14 @@ def parse_thermo(log_text: str) -> ThermoSeries:
     )
 
 
-def read_final_frame(path: Path) -> tuple[Structure, np.ndarray]:
-    """Read a one-frame ``write_dump`` file (id element x y z vx vy vz).
+def box_from_dump(box_lines: list[str], header: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Cell rows (Å), origin (Å) and data-file box lines from a dump's BOX BOUNDS block.
 
-    Returns the structure (atoms sorted by id) and the velocities in Å/fs.
+    ``box_lines`` are the three lines after ``ITEM: BOX BOUNDS``; ``header`` is that
+    ITEM line (``xy xz yz`` in it marks a triclinic box, whose bounds LAMMPS writes as
+    the bounding box of the tilted cell: see the ``dump`` command documentation).
     """
-    lines = Path(path).read_text().splitlines()
-    n_atoms = int(lines[3])
-    header = lines[4].split()
-    bounds = np.array([[float(x) for x in lines[5 + i].split()] for i in range(3)])
+    bounds = np.array([[float(x) for x in line.split()] for line in box_lines])
     if "xy" in header:
         (xlo_b, xhi_b, xy), (ylo_b, yhi_b, xz), (zlo, zhi, yz) = bounds
         xlo = xlo_b - min(0.0, xy, xz, xy + xz)
@@ -86,13 +85,30 @@ def read_final_frame(path: Path) -> tuple[Structure, np.ndarray]:
         (xlo, xhi), (ylo, yhi), (zlo, zhi) = bounds[:, :2]
         xy = xz = yz = 0.0
     matrix = np.array([[xhi - xlo, 0, 0], [xy, yhi - ylo, 0], [xz, yz, zhi - zlo]])
+    data_lines = [
+        f"{xlo:.10f} {xhi:.10f} xlo xhi",
+        f"{ylo:.10f} {yhi:.10f} ylo yhi",
+        f"{zlo:.10f} {zhi:.10f} zlo zhi",
+    ]
+    if "xy" in header:
+        data_lines.append(f"{xy:.10f} {xz:.10f} {yz:.10f} xy xz yz")
+    return matrix, np.array([xlo, ylo, zlo]), data_lines
+
+
+def read_final_frame(path: Path) -> tuple[Structure, np.ndarray]:
+    """Read a one-frame ``write_dump`` file (id element x y z vx vy vz).
+
+    Returns the structure (atoms sorted by id) and the velocities in Å/fs.
+    """
+    lines = Path(path).read_text().splitlines()
+    n_atoms = int(lines[3])
+    matrix, origin, _ = box_from_dump(lines[5:8], lines[4])
     columns = lines[8].split()[2:]
     table = [line.split() for line in lines[9 : 9 + n_atoms]]
     col = {name: i for i, name in enumerate(columns)}
     species = [row[col["element"]] for row in table]
     keys = ("x", "y", "z", "vx", "vy", "vz")
     numbers = np.array([[float(row[col[c]]) for c in keys] for row in table])
-    origin = np.array([xlo, ylo, zlo])
     structure = Structure(
         Lattice(matrix), species, numbers[:, :3] - origin, coords_are_cartesian=True
     )
