@@ -5,10 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from amorphdb.cli import main
 from amorphdb.store import open_database
+from tests.campaign.conftest import tiny_campaign_file
 
 TINY_PROTOCOL = {
     "target_atoms": 36,
@@ -22,13 +22,7 @@ TINY_PROTOCOL = {
 
 
 def write_campaign(tmp_path: Path, **fields) -> Path:
-    store = tmp_path / "store.yaml"
-    store.write_text(f"type: embedded\npath: {tmp_path / 'db'}\n")
-    data = {"name": "tiny", "compositions": ["Li2Si2O5"], "store": str(store),
-            "workdir": str(tmp_path / "runs"), "protocol": TINY_PROTOCOL, **fields}
-    path = tmp_path / "campaign.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return tiny_campaign_file(tmp_path, **{"protocol": TINY_PROTOCOL, **fields})
 
 
 @pytest.mark.parametrize(
