@@ -167,12 +167,11 @@ def run_composition(
     )
     store.connect()
     error = stage = None
+    point = None if resume is None else resume["point"]
     try:
-        point = None
-        if resume is not None:
-            point = resume["point"]
-            store.additional_stores["data"].update(resume["blobs"], key="blob_uuid")
-            store.docs_store.update(resume["docs"], key=["uuid", "index"])
+        if point is not None:
+            store.additional_stores["data"].seed(resume["blobs"], key="blob_uuid")
+            store.docs_store.seed(resume["docs"], key=["uuid", "index"])
         flow = maker_for(spec).make(formula, resume=point)
         folder = Path(root_dir) / formula
         folder.mkdir(parents=True, exist_ok=True)
@@ -193,8 +192,10 @@ def run_composition(
         jobflow_log.removeHandler(failure)
         if handler is not None:
             jobflow_log.removeHandler(handler)
-    docs = _strip_ids(list(store.docs_store.query({})))
-    blobs = _strip_ids(list(store.additional_stores["data"].query({})))
+    # only what this run wrote: the reused documents are in the persistent store already
+    reused = sorted(point.needed_uuids) if point is not None else []
+    docs = _strip_ids(list(store.docs_store.query({"uuid": {"$nin": reused}})))
+    blobs = _strip_ids(list(store.additional_stores["data"].query({"job_uuid": {"$nin": reused}})))
     if error is None:
         names = {d.get("name", "") for d in docs}
         stage = "arrhenius" if "record_arrhenius" in names else None
@@ -224,6 +225,10 @@ class JournaledMemoryStore(MemoryStore):
         self.journal_path = journal_path
         self.kind = kind
         super().__init__(**kwargs)
+
+    def seed(self, docs: list[dict], key: list | str) -> None:
+        """Load documents that already live in the persistent store (not journaled)."""
+        super().update(docs, key=key)
 
     def update(self, docs: list[dict] | dict, key: list | str | None = None) -> None:
         """Write ``docs`` (as ``MemoryStore.update``), then journal them."""
@@ -356,6 +361,8 @@ def _worker_main(
     os.setpgrp()  # own process group: the parent can stop the worker with its MD children
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     result = run_composition(spec_data, formula, root_dir, queue, resume, journal_path)
+    if journal_path is not None:  # the parent reads the documents from the journal
+        result.docs, result.blobs = [], []
     path = Path(result_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -428,13 +435,6 @@ def run_campaign(
     settings = {
         f: {**attempt_settings(specs.get(f, spec)), **attempt_info.get(f, {})} for f in formulas
     }
-    payloads = {}
-    if resume:
-        for formula in formulas:
-            payload = resume_payload(job_store, specs.get(formula, spec), formula)
-            if payload is not None:
-                payloads[formula] = payload
-                settings[formula]["resumed_from"] = payload["point"].describe()
     claimed = []
     for formula in formulas:
         if db.record_attempt(spec.name, formula, "waiting", settings=settings[formula],
@@ -445,6 +445,14 @@ def run_campaign(
         claimed.append(formula)
         heartbeats.beat(spec.name, formula, launcher="local", stage="queued")
     formulas = claimed
+    payloads = {}
+    for formula in formulas if resume else []:
+        payload = resume_payload(job_store, specs.get(formula, spec), formula)
+        if payload is not None:
+            payloads[formula] = payload
+            settings[formula]["resumed_from"] = payload["point"].describe()
+            db.record_attempt(spec.name, formula, "waiting", settings=settings[formula],
+                              stage="queued")
     root = spec.workdir_path() / spec.name
     root.mkdir(parents=True, exist_ok=True)
     results: dict[str, CompositionResult] = {}
@@ -571,12 +579,12 @@ def _run_processes(
                 else:
                     with contextlib.suppress(OSError):  # MD subprocesses it left behind
                         os.killpg(proc.pid, signal.SIGKILL)
-                    docs, blobs = read_journal(journal)
                     result = CompositionResult(
                         formula=formula, ok=False, stage=last_job.get(formula),
                         error=_death_message(proc.pid, proc.exitcode, last_job.get(formula)),
-                        docs=docs, blobs=blobs,
                     )
+                # finished or killed, the jobs it completed are in its journal
+                result.docs, result.blobs = read_journal(journal)
                 finish(result)
                 journal.unlink(missing_ok=True)
             now = time.monotonic()

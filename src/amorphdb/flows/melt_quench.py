@@ -159,6 +159,46 @@ class MeltQuenchMaker(Maker):
             seed=self.protocol.seed,
         )
 
+    def _anneal_stage(
+        self, formula: str, temperature: float, start_density: float, melt_out, melt_uuid: str
+    ) -> tuple[list[Job | Flow], Any, str, Any]:
+        """Cooling stages, volume equilibration and production of one anneal branch.
+
+        Returns its jobs, a reference to the production's run document, the uuid of the
+        job holding the trajectory, and a reference to the volume result.
+        """
+        p = self.protocol
+        jobs: list[Job | Flow] = []
+        previous_structure = melt_out.structure
+        previous_velocities = melt_out.final_velocities_A_per_fs
+        stages = cooling_stages(
+            p.melt_temperature_K, temperature, p.cooling.method, p.cooling.step_K
+        )
+        for i, (t0, t1) in enumerate(stages):
+            cool = self._md(
+                f"cool {i} {t0:g}->{t1:g} K", t0, p.cooling.n_steps, end_temperature_K=t1
+            ).make(previous_structure, previous_velocities)
+            jobs.append(cool)
+            previous_structure = cool.output.structure
+            previous_velocities = cool.output.final_velocities_A_per_fs
+        volume = self._volume(temperature, start_density).make(
+            previous_structure, previous_velocities
+        )
+        production, prod_out, prod_uuid = self._production(
+            f"anneal {temperature:g} K",
+            temperature,
+            p.anneal_steps,
+            "anneal",
+            volume.output.structure,
+            volume.output.velocities_A_per_fs,
+        )
+        _tag(production, prod_out.uuid, stage_tag(
+            self.campaign, formula, "anneal",
+            anneal_key(formula, self.engine, p, temperature), temperature,
+            volume.output.uuid, melt_uuid,
+        ))
+        return [*jobs, volume, production], prod_out, prod_uuid, volume.output
+
     def protocol_hash(self) -> str:
         """Hash of the protocol and engine settings (part of every document key)."""
         return self.protocol.protocol_hash(self.engine.model_dump(mode="json"))
@@ -225,59 +265,28 @@ class MeltQuenchMaker(Maker):
 
         records = []
         for temperature in p.anneal_temperatures_K:
-            if float(temperature) in done:
-                stage = done[float(temperature)]
-                record = record_temperature(
-                    OutputReference(stage.production_uuid),
-                    OutputReference(stage.volume_uuid),
-                    stage.production_uuid,
-                    stage="anneal",
-                    species=p.diffusing_species,
-                    job_refs={"melt": melt_uuid, "production": stage.production_uuid,
-                              "resumed_from": stage.production_uuid},
-                    **record_kw,
+            reused = done.get(float(temperature))
+            if reused is not None:  # completed by an earlier attempt: record it only
+                prod_uuid = reused.production_uuid
+                prod_out = OutputReference(prod_uuid)
+                volume_out = OutputReference(reused.volume_uuid)
+                stage_refs = {"resumed_from": prod_uuid}
+            else:
+                stage_jobs, prod_out, prod_uuid, volume_out = self._anneal_stage(
+                    formula, temperature, start_density, melt_out, melt_uuid
                 )
-                jobs.append(record)
-                records.append(record)
-                continue
-            previous_structure = melt_out.structure
-            previous_velocities = melt_out.final_velocities_A_per_fs
-            stages = cooling_stages(
-                p.melt_temperature_K, temperature, p.cooling.method, p.cooling.step_K
-            )
-            for i, (t0, t1) in enumerate(stages):
-                cool = self._md(
-                    f"cool {i} {t0:g}->{t1:g} K", t0, p.cooling.n_steps, end_temperature_K=t1
-                ).make(previous_structure, previous_velocities)
-                jobs.append(cool)
-                previous_structure = cool.output.structure
-                previous_velocities = cool.output.final_velocities_A_per_fs
-            volume = self._volume(temperature, start_density).make(
-                previous_structure, previous_velocities
-            )
-            production, prod_out, prod_uuid = self._production(
-                f"anneal {temperature:g} K",
-                temperature,
-                p.anneal_steps,
-                "anneal",
-                volume.output.structure,
-                volume.output.velocities_A_per_fs,
-            )
-            _tag(production, prod_out.uuid, stage_tag(
-                self.campaign, formula, "anneal",
-                anneal_key(formula, self.engine, p, temperature), temperature,
-                volume.output.uuid, melt_uuid,
-            ))
+                jobs += stage_jobs
+                stage_refs = {}
             record = record_temperature(
                 prod_out,
-                volume.output,
+                volume_out,
                 prod_uuid,
                 stage="anneal",
                 species=p.diffusing_species,
-                job_refs={**refs, "melt": melt_uuid, "production": prod_uuid},
+                job_refs={**refs, "melt": melt_uuid, "production": prod_uuid, **stage_refs},
                 **record_kw,
             )
-            jobs += [volume, production, record]
+            jobs.append(record)
             records.append(record)
 
         arrhenius = record_arrhenius(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -113,6 +113,12 @@ class ProtocolSettings(BaseModel):
 
     def protocol_hash(self, engine_dump: dict | None = None) -> str:
         """Short hash of the settings (and engine) that define a result's key."""
-        payload = {"protocol": self.model_dump(mode="json"), "engine": engine_dump or {}}
-        text = json.dumps(payload, sort_keys=True)
-        return hashlib.sha1(text.encode()).hexdigest()[:12]
+        return settings_digest(
+            {"protocol": self.model_dump(mode="json"), "engine": engine_dump or {}}
+        )
+
+
+def settings_digest(payload: dict[str, Any]) -> str:
+    """Short, order-independent hash of JSON-able settings (document and stage keys)."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]

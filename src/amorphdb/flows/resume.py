@@ -18,13 +18,11 @@ still a valid stage. Each run document keeps the settings it actually ran with.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from amorphdb.engines import EngineSpec
-from amorphdb.flows.protocol import ProtocolSettings
+from amorphdb.flows.protocol import ProtocolSettings, settings_digest
 
 #: metadata key of amorphdb's stage tags on jobs
 META_KEY = "amorphdb"
@@ -45,11 +43,6 @@ _MELT_FIELDS = (
 _ANNEAL_FIELDS = ("anneal_steps", "anneal_start_density_g_cm3", "cooling")
 
 
-def _digest(payload: dict[str, Any]) -> str:
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def _engine_identity(engine: EngineSpec) -> dict[str, Any]:
     data = engine.model_dump(mode="json")
     settings = {
@@ -61,7 +54,7 @@ def _engine_identity(engine: EngineSpec) -> dict[str, Any]:
 def melt_key(formula: str, engine: EngineSpec, protocol: ProtocolSettings) -> str:
     """Key of the pack + melt stages of ``formula`` (see module doc for what it covers)."""
     p = protocol.model_dump(mode="json")
-    return _digest(
+    return settings_digest(
         {"formula": formula, "engine": _engine_identity(engine), **{k: p[k] for k in _MELT_FIELDS}}
     )
 
@@ -71,7 +64,7 @@ def anneal_key(
 ) -> str:
     """Key of one anneal stage: the melt's key plus the anneal settings and temperature."""
     p = protocol.model_dump(mode="json")
-    return _digest(
+    return settings_digest(
         {
             "melt": melt_key(formula, engine, protocol),
             "temperature_K": float(temperature_K),
@@ -158,6 +151,13 @@ def resolvable_uuids(docs_store: Any, uuid: str) -> set[str] | None:
     return needed
 
 
+def _completed_stage(docs_store: Any, production_uuid: str, volume_uuid: str) -> set[str] | None:
+    """Jobs a stage's run and volume result resolve through; None if either is unfinished."""
+    run = resolvable_uuids(docs_store, production_uuid)
+    volume = resolvable_uuids(docs_store, volume_uuid)
+    return None if run is None or volume is None else run | volume
+
+
 def find_resume_point(
     docs_store: Any,
     campaign: str,
@@ -193,13 +193,10 @@ def find_resume_point(
     }
     for melt in melts:
         tag = melt["metadata"][META_KEY]
-        melt_needed = resolvable_uuids(docs_store, melt["uuid"])
-        volume_needed = resolvable_uuids(docs_store, tag["volume_uuid"])
-        if melt_needed is None or volume_needed is None:
+        needed = _completed_stage(docs_store, melt["uuid"], tag["volume_uuid"])
+        if needed is None:
             continue
-        point = ResumePoint(
-            StageOutputs(melt["uuid"], tag["volume_uuid"]), needed_uuids=melt_needed | volume_needed
-        )
+        point = ResumePoint(StageOutputs(melt["uuid"], tag["volume_uuid"]), needed_uuids=needed)
         anneals = docs_store.query(
             {**base, f"metadata.{META_KEY}.stage": "anneal",
              f"metadata.{META_KEY}.melt_uuid": melt["uuid"]},
@@ -210,11 +207,9 @@ def find_resume_point(
             temperature = wanted.get(atag["key"])
             if temperature is None or temperature in point.anneals:
                 continue
-            run_needed = resolvable_uuids(docs_store, anneal["uuid"])
-            vol_needed = resolvable_uuids(docs_store, atag["volume_uuid"])
-            if run_needed is None or vol_needed is None:
-                continue
-            point.anneals[temperature] = StageOutputs(anneal["uuid"], atag["volume_uuid"])
-            point.needed_uuids |= run_needed | vol_needed
+            needed = _completed_stage(docs_store, anneal["uuid"], atag["volume_uuid"])
+            if needed is not None:
+                point.anneals[temperature] = StageOutputs(anneal["uuid"], atag["volume_uuid"])
+                point.needed_uuids |= needed
         return point
     return None
