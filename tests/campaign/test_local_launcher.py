@@ -140,6 +140,8 @@ def test_sigkill_worker_status_rerun_and_nothing_lost_or_duplicated(campaign_fil
     with open_database(spec.store_path()) as db:
         [killed_melt] = db.job_store.docs_store.query(
             {"metadata.amorphdb.formula": victim, "metadata.amorphdb.stage": "melt"})
+    [dry], outcome = rerun(spec, dry=True)
+    assert outcome == {} and dry.resumes_from.startswith("melt")
     items, results = rerun(spec)
     assert [i.formula for i in items] == [victim] and results[victim].ok
     assert items[0].escalation.kind == "lost"

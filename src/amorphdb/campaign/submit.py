@@ -19,7 +19,12 @@ from typing import Any
 
 from amorphdb.campaign.cost import CostEstimate, estimate_cost
 from amorphdb.campaign.escalation import Escalation, classify_error, escalate
-from amorphdb.campaign.local import CompositionResult, run_campaign, validate_campaign
+from amorphdb.campaign.local import (
+    CompositionResult,
+    resume_point_for,
+    run_campaign,
+    validate_campaign,
+)
 from amorphdb.campaign.spec import CampaignSpec
 from amorphdb.campaign.status import LOST, NEW, CompositionStatus, campaign_status
 from amorphdb.engines import EngineSpec
@@ -189,6 +194,8 @@ class RerunItem:
     attempt: int
     escalation: Escalation | None
     exhausted: bool = False
+    #: stages a dry run found reusable (``rerun --dry-run``), e.g. "melt, anneal 1000 K"
+    resumes_from: str | None = None
 
 
 def _last_settings(spec: CampaignSpec, doc: Any) -> tuple[EngineSpec, ProtocolSettings]:
@@ -281,6 +288,10 @@ def rerun(
         sync_and_read_status(spec, db)
         items = select_rerun(spec, db, formulas, error_pattern, stage)
         todo = [i for i in items if not i.exhausted]
+        if dry:
+            for item in todo:  # what the rerun would reuse (the real run looks again)
+                point = resume_point_for(db.job_store, _escalated(spec, item), item.formula)
+                item.resumes_from = point.describe() if point is not None else None
         if dry or not todo:
             return items, {}
         statuses = {s.formula: s for s in read_status(spec, db)}
@@ -289,12 +300,7 @@ def rerun(
                 db.record_attempt(spec.name, item.formula, "failed",
                                   error=statuses[item.formula].last_error,
                                   stage=statuses[item.formula].stage)
-    specs = {
-        i.formula: spec.model_copy(
-            update={"engine": i.escalation.engine, "protocol": i.escalation.protocol}
-        )
-        for i in todo
-    }
+    specs = {i.formula: _escalated(spec, i) for i in todo}
     info = {
         i.formula: {"escalation": str(i.escalation.kind), "changes": i.escalation.changes}
         for i in todo
@@ -305,6 +311,13 @@ def rerun(
         return items, run_campaign(spec, on_progress, on_result, formulas=names, specs=specs,
                                    attempt_info=info, resume=True)
     return items, backend.submit(spec, names, specs=specs, attempt_info=info, resume=True)
+
+
+def _escalated(spec: CampaignSpec, item: RerunItem) -> CampaignSpec:
+    """The campaign with a rerun item's escalated engine and protocol."""
+    return spec.model_copy(
+        update={"engine": item.escalation.engine, "protocol": item.escalation.protocol}
+    )
 
 
 def _check_escalated(specs: dict[str, CampaignSpec]) -> None:

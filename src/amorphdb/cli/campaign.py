@@ -188,8 +188,9 @@ def rerun_command(
                        f"max_attempts {spec.max_attempts})")
         else:
             changes = "; ".join(item.escalation.changes)
+            reuse = f"; reuses {item.resumes_from}" if item.resumes_from else ""
             typer.echo(f"{item.formula}: attempt {item.attempt} ({item.escalation.kind}): "
-                       f"{changes}")
+                       f"{changes}{reuse}")
     todo = [i for i in items if not i.exhausted]
     verb = "would rerun" if dry else "reran"
     typer.echo(f"campaign {spec.name}: {verb} {len(todo)} composition(s)")
