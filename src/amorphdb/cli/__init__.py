@@ -24,7 +24,9 @@ app = typer.Typer(
 )
 
 #: modules under amorphdb.cli that add commands (each defines ``register(app)``)
-COMMAND_MODULES = ["run", "analyze", "query", "export", "db", "campaign"]
+COMMAND_MODULES = [
+    "run", "analyze", "query", "export", "db", "campaign", "ml", "compare", "potfit",
+]
 
 
 def _version_callback(value: bool) -> None:
