@@ -23,11 +23,13 @@ Three models, tried in this order (the chosen one is reported by
    B2O3 is split into trigonal and tetrahedral boron,
    V_B2O3 = (1 − N4) V3 + N4 V4, with N4 from the Dell–Bray–Xiao model
    (W. J. Dell, P. J. Bray, S. Z. Xiao, J. Non-Cryst. Solids 58 (1983) 1, as
-   implemented in glasagent/amorphouspy ``N4_dbx``; see
-   ``shared/reference/yun_dell_bray.md``). V3 = 37.84 cm³/mol is vitreous B2O3
-   (ρ = 1.84 g/cm³); V4 = 24.0 cm³/mol was *fitted here* to the seven
-   15Na2O–10CaO–xB2O3–(75−x)SiO2 glasses of Smedskjaer et al., J. Phys. Chem. B
-   115 (2011) 12930 (``shared/reference/borosilicate_targets.csv``), so those
+   implemented in the public repository glasagent/amorphouspy, function ``N4_dbx``
+   in ``amorphouspy/potentials/du_teter_potential.py``). V3 = 37.84 cm³/mol is
+   vitreous B2O3 (ρ = 1.84 g/cm³); V4 = 24.0 cm³/mol was *fitted here* to the
+   seven 15Na2O–10CaO–xB2O3–(75−x)SiO2 glasses of Smedskjaer et al., "Topological
+   principles of borosilicate glass chemistry", J. Phys. Chem. B 115 (2011) 12930
+   (values as tabulated in the public repository
+   ruoxia-c/Borosilicate-Glass-Potential, ``data/MD_Dataset.xlsx``), so those
    glasses are not an independent test of the boron term.
 2. ``oxygen_volume`` — other oxides (cations without a tabulated oxide, oxygen
    not balancing them, or less than 1/3 network formers): the tabulated oxides
@@ -155,9 +157,9 @@ def n4_dell_bray(r: float, k: float) -> float:
     Returns
     -------
     float
-        N4 in [0, 1]. Follows ``shared/reference/yun_dell_bray.md`` (amorphouspy
-        ``N4_dbx``); region IV (R ≥ 2 + K) is taken as 0 and K = 0 uses 1 − R for
-        R > 0.5, as there.
+        N4 in [0, 1]. Follows Dell, Bray & Xiao, J. Non-Cryst. Solids 58 (1983) 1,
+        as implemented in glasagent/amorphouspy ``N4_dbx``; region IV
+        (R ≥ 2 + K) is taken as 0 and K = 0 uses 1 − R for R > 0.5, as there.
     """
     r = max(r, 0.0)
     r_max = 0.5 + k / 16

@@ -8,7 +8,8 @@ The formula unit is the *reduced integer* formula (``Li4Si4O10`` → ``Li2Si2O5`
 * ``ceil`` (MPMorph): ``n = ceil(target_atoms / atoms_per_fu)``, the smallest
   cell with at least ``target_atoms`` atoms (MPMorph ``get_random_packed`` and
   atomate2 ``get_random_packed_structure``, see
-  ``shared/reference/mpmorph_protocol.md`` §1).
+  materialsproject/mpmorph ``mpmorph/runners/amorphous_maker.py``
+  ``get_random_packed`` and atomate2 ``get_random_packed_structure``).
 
 Why ``nearest`` by default: the cost of an MD step grows with the atom count,
 and users set ``target_atoms`` as a budget. ``ceil`` can overshoot by almost a

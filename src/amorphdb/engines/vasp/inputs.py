@@ -6,7 +6,8 @@ Aykol et al., Sci. Adv. 4 (2018) eaaq0148 — plus atomate2's ensemble defaults)
 No INCAR is written by hand: the generator builds it, amorphdb only adds the
 protocol corrections below and the campaign's overrides (``user_incar_settings``).
 
-Protocol values (sources in ``shared/reference/mpmorph_protocol.md``):
+Protocol values (PMG = pymatgen ``io/vasp/sets.py``; A2 = atomate2
+``vasp/sets/core.py`` and ``vasp/sets/mpmorph.py``; MPM = materialsproject/mpmorph):
 
 =========  ==================  ===========================================================
 tag        value               source
