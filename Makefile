@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast lint bench clean slurm-up slurm-down slurm-status
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,16 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python benchmarks/run_all.py
+
+# a real single-node Slurm cluster for the HPC tests (root: installs slurm-wlm + munge via apt)
+slurm-up:
+	bash scripts/slurm-cluster.sh up
+
+slurm-down:
+	bash scripts/slurm-cluster.sh down
+
+slurm-status:
+	bash scripts/slurm-cluster.sh status
 
 clean:
 	rm -rf $(VENV) build *.egg-info
