@@ -330,7 +330,7 @@ def test_stats(populated):
     [
         ({"fields": "density,formula"}, StoreError, "unknown field 'density'"),
         ({"sort": "nonsense"}, StoreError, "unknown field 'nonsense'"),
-        ({"formula": "Li2Qq3"}, CompositionError, "does not parse"),
+        ({"formula": "Li2Qq3"}, CompositionError, "unknown element"),
         ({"elements": ["Li", "Qq"]}, StoreError, "unknown element 'Qq'"),
         ({"colour": "red"}, StoreError, "unknown filter colour"),
         ({"temperature_K": -3}, StoreError, "must be > 0 K"),

@@ -21,9 +21,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pymatgen.core import Composition, Element, Structure
-
-from amorphdb.errors import CompositionError
+from pymatgen.core import Composition, Structure
 
 #: bump when a stored field changes meaning; readers accept older versions explicitly
 SCHEMA_VERSION = 1
@@ -44,25 +42,22 @@ class ResultState(StrEnum):
 
 
 def parse_formula(formula: str) -> Composition:
-    """Parse a formula with pymatgen; raise :class:`CompositionError` on failure."""
-    try:
-        comp = Composition(formula)
-    except Exception:  # pymatgen raises ValueError/KeyError/... for bad formulas
-        comp = None
-    if (
-        comp is None
-        or comp.num_atoms <= 0
-        or any(not isinstance(el, Element) for el in comp.elements)
-    ):
-        raise CompositionError(
-            f"formula '{formula}' does not parse; write it like Li2Si2O5 or Li2O(SiO2)2"
-        )
-    return comp
+    """Parse a formula with the project's one parser (:func:`amorphdb.structure.parse_composition`).
+
+    ``Li2O.2SiO2``, ``Li2O·2SiO2``, ``(Li2O)(SiO2)2`` and ``Li2Si2O5`` are one formula
+    (pymatgen's ``Composition`` alone reads ``Li2O.2SiO2`` as ``Li2 O2.2 Si``).
+    Raises :class:`CompositionError` (one line) on a bad formula.
+    """
+    from amorphdb.structure.compositions import parse_composition
+
+    return parse_composition(formula)
 
 
 def reduced_formula(formula: str) -> str:
-    """Reduced formula (pymatgen convention, e.g. ``Li2Si2O5``)."""
-    return parse_formula(formula).reduced_formula
+    """Reduced formula used as the database key (e.g. ``Li2Si2O5``)."""
+    from amorphdb.structure.compositions import formula_string
+
+    return formula_string(parse_formula(formula))
 
 
 def chemsys_of(elements: list[str] | str) -> str:
