@@ -34,3 +34,29 @@ class StoreError(AmorphdbError, RuntimeError):
 
 class EngineError(AmorphdbError, RuntimeError):
     """An MD engine that is missing or failed beyond recovery."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the command (raised by the CLI's signal handlers).
+
+    A :class:`KeyboardInterrupt`, so code that cleans up on Ctrl-C cleans up on a
+    scheduler's SIGTERM too. Whatever stops on it appends what it saved to
+    :attr:`saved`; the CLI prints that with "aborted" and exits ``128 + signum``
+    (130 for Ctrl-C, 143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int = 2) -> None:
+        import signal
+
+        super().__init__(signum)
+        self.signum = signum
+        try:
+            self.signal_name = signal.Signals(signum).name
+        except ValueError:
+            self.signal_name = f"signal {signum}"
+        self.saved: list[str] = []
+
+    @property
+    def exit_code(self) -> int:
+        """The shell convention for a process stopped by a signal: 128 + its number."""
+        return 128 + self.signum

@@ -2,18 +2,24 @@
 
 Each sub-command lives in its own module and registers itself through
 ``register(app)``. User errors (:class:`amorphdb.errors.AmorphdbError`) are printed
-as one line on stderr with exit status 2, never as a traceback.
+as one line on stderr with exit status 2, never as a traceback; :func:`main` returns
+the exit status (see its docstring for the table).
 """
 
 from __future__ import annotations
 
+import errno
+import signal
 import sys
+import threading
+import traceback
 from importlib import import_module
 
 import typer
 
 from amorphdb import __version__
-from amorphdb.errors import AmorphdbError
+from amorphdb.errors import AmorphdbError, Interrupted
+from amorphdb.secrets import RedactingStream
 
 app = typer.Typer(
     name="amorphdb",
@@ -55,11 +61,33 @@ for _name in COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turning user errors into one-line messages."""
+    """Entry point: run a command and return an exit status that tells the truth.
+
+    0 only when the command succeeded; the command's own ``typer.Exit`` code (1 when a
+    composition or job failed); 2 for usage errors, user errors
+    (:class:`~amorphdb.errors.AmorphdbError`) and unreadable or unwritable files
+    (one line, no traceback); 130 for Ctrl-C and 143 for SIGTERM, after "aborted" and
+    what was saved. Everything printed passes through :func:`amorphdb.secrets.redact`.
+    """
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    handlers = _install_signal_handlers()
     try:
-        app(args=argv, standalone_mode=False)
+        return _run(argv)
+    finally:
+        _restore_signal_handlers(handlers)
+        sys.stdout, sys.stderr = streams
+
+
+def _run(argv: list[str] | None) -> int:
+    try:
+        rv = app(args=argv, standalone_mode=False)
+    except Interrupted as exc:  # raised outside typer's own KeyboardInterrupt handling
+        return _aborted(exc)
+    except KeyboardInterrupt:
+        return _aborted(Interrupted(signal.SIGINT))
     except AmorphdbError as exc:
-        typer.secho(f"error: {exc}", err=True, fg="red")
+        _error(str(exc))
         return 2
     except typer.Exit as exc:
         return exc.exit_code
@@ -69,7 +97,65 @@ def main(argv: list[str] | None = None) -> int:
     except _usage_error_types() as exc:  # bad option values, unknown options: one line, exit 2
         exc.show()
         return exc.exit_code
-    return 0
+    except OSError as exc:  # a damaged, missing or full file: one line naming it
+        _error(_os_error_line(exc))
+        return 2 if exc.errno != errno.ENOSPC else 1
+    except Exception:  # a bug: the traceback helps the report (redacted like all output)
+        traceback.print_exc()
+        return 1
+    if rv == 130:  # typer turns a KeyboardInterrupt (ours included) into Exit(130)
+        return _aborted(_LAST_INTERRUPT[-1] if _LAST_INTERRUPT else Interrupted(signal.SIGINT))
+    if isinstance(rv, bool) or not isinstance(rv, int):
+        return 0  # a command that returned normally (None or data) succeeded
+    return rv
+
+
+def _error(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg="red")
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an OSError: what, which file, and the fix."""
+    where = f" {exc.filename}" if exc.filename else ""
+    what = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC:
+        where = where or " a file being written"
+        return f"no space left on the device of{where}; free space and run again"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied:{where}; fix its permissions or use another folder"
+    return f"cannot use{where}: {what}; check that the file exists and is not damaged"
+
+
+#: interrupts raised by the signal handlers during this command (most recent last)
+_LAST_INTERRUPT: list[Interrupted] = []
+
+
+def _aborted(exc: Interrupted) -> int:
+    saved = "; ".join(exc.saved) if exc.saved else "nothing was running"
+    typer.secho(f"aborted ({exc.signal_name}): {saved}", err=True, fg="red")
+    return exc.exit_code
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    exc = Interrupted(signum)
+    _LAST_INTERRUPT.append(exc)
+    raise exc
+
+
+def _install_signal_handlers() -> dict[int, object]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` (main thread only)."""
+    _LAST_INTERRUPT.clear()
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, _raise_interrupted)
+    return previous
+
+
+def _restore_signal_handlers(previous: dict[int, object]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 def _usage_error_types() -> tuple[type[Exception], ...]:
