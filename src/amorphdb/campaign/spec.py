@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from amorphdb.campaign.chemspace import ChemicalSpace, read_compositions_csv
+from amorphdb.campaign.parsl_settings import ParslSettings
 from amorphdb.engines import EngineSpec
 from amorphdb.errors import ConfigError
 from amorphdb.flows.protocol import ProtocolSettings
@@ -96,6 +97,7 @@ class LauncherSettings(BaseModel):
 
     fireworks: FireWorksSettings = Field(default_factory=FireWorksSettings)
     jobflow_remote: JobflowRemoteSettings = Field(default_factory=JobflowRemoteSettings)
+    parsl: ParslSettings = Field(default_factory=ParslSettings)
 
 
 class CampaignSpec(BaseModel):
