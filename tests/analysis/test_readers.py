@@ -98,7 +98,7 @@ def test_lammps_dump_needs_time_and_types(tmp_path):
     )
     with pytest.raises(AnalysisError, match="type_map"):
         Trajectory.from_file(p, time_step=1.0)
-    with pytest.raises(AnalysisError, match="timestep_fs"):
+    with pytest.raises(AnalysisError, match="--timestep-fs"):
         Trajectory.from_file(p, type_map=["Li"])
 
 
@@ -118,7 +118,7 @@ def _xdatcar(t, path, npt=False):
 def test_xdatcar(tmp_path, npt):
     t = random_walk_trajectory(20, npt_strain=0.02 if npt else 0.0, seed=1)
     _xdatcar(t, tmp_path / "XDATCAR", npt)
-    with pytest.raises(AnalysisError, match="XDATCAR has no time step"):
+    with pytest.raises(AnalysisError, match="no time information; give --frame-interval-fs"):
         Trajectory.from_file(tmp_path / "XDATCAR")
     r = Trajectory.from_file(tmp_path / "XDATCAR", timestep_fs=1.0, nblock=2)
     assert r.time_step == 2.0 and r.n_frames == 20 and r.is_constant_cell is (not npt)

@@ -424,8 +424,9 @@ class Trajectory(MSONable):
         cls,
         path: str | Path,
         format: str | None = None,
-        time_step: float | None = None,
+        frame_interval_fs: float | None = None,
         timestep_fs: float | None = None,
+        nblock: int | None = None,
         **kwargs: Any,
     ) -> Trajectory:
         """Read a trajectory file; see :func:`amorphdb.analysis.readers.read_trajectory`.
@@ -433,22 +434,31 @@ class Trajectory(MSONable):
         Parameters
         ----------
         path
-            XDATCAR, vasprun.xml, extended XYZ or LAMMPS dump (text).
+            XDATCAR, vasprun.xml, extended XYZ, LAMMPS dump (text), ASE ``.traj`` or
+            any format ASE reads; ``.gz``/``.bz2``/``.xz`` read transparently.
         format
-            ``"xdatcar"``, ``"vasprun"``, ``"extxyz"``, ``"lammps-dump"``; guessed from
-            the file name/content when None.
-        time_step
-            fs between stored frames (overrides what the file says).
-        timestep_fs
-            MD integration time step, fs; with LAMMPS dumps the time between frames is
-            this × the difference of the ``TIMESTEP`` items.
+            ``"xdatcar"``, ``"vasprun"``, ``"extxyz"``, ``"lammps-dump"``, ``"traj"``
+            or an ``ase.io`` format name; guessed when None.
+        frame_interval_fs
+            fs between stored frames (``--frame-interval-fs``).
+        timestep_fs, nblock
+            MD time step (fs) and MD steps between stored frames (``--timestep-fs``,
+            ``--nblock``); either these or ``frame_interval_fs``, not both. XDATCAR:
+            POTIM and NBLOCK are read from an OUTCAR/vasprun.xml/INCAR next to it;
+            LAMMPS dumps: the steps between frames from the ``TIMESTEP`` items.
         **kwargs
-            Reader options (``type_map`` for LAMMPS dumps with a ``type`` column, ...).
+            Reader options (``type_map`` for LAMMPS dumps with a ``type`` column,
+            ``time_step`` = old name of ``frame_interval_fs``, ...).
         """
         from amorphdb.analysis.readers import read_trajectory
 
         return read_trajectory(
-            path, format=format, time_step=time_step, timestep_fs=timestep_fs, **kwargs
+            path,
+            format=format,
+            frame_interval_fs=frame_interval_fs,
+            timestep_fs=timestep_fs,
+            nblock=nblock,
+            **kwargs,
         )
 
     # ------------------------------------------------------------------ serialisation

@@ -1,0 +1,256 @@
+"""Time between stored frames: from the user, or from the run's own files.
+
+Two different times are in play and are easily confused:
+
+- the **MD time step** (VASP ``POTIM``, LAMMPS ``timestep``), fs: ``--timestep-fs``;
+- the **steps between stored frames** (VASP ``NBLOCK``, the LAMMPS dump interval):
+  ``--nblock``.
+
+The time between stored frames (``--frame-interval-fs``) is their product. A user
+gives either the frame interval, or the MD step (and, unless the file says it, the
+steps between frames), never both: an ambiguous combination is refused, one line.
+Values missing on the command line are read from the files VASP writes next to an
+XDATCAR (OUTCAR first: it holds the values VASP actually used, which differ from
+the INCAR when VASP resets NBLOCK; then vasprun.xml, then INCAR).
+
+Messages name the command-line flags; the Python arguments have the same names
+with underscores (``frame_interval_fs``, ``timestep_fs``, ``nblock``).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from amorphdb.analysis.compression import open_text
+from amorphdb.analysis.errors import AnalysisError, AnalysisWarning
+
+__all__ = ["FrameTiming", "resolve_frame_interval", "vasp_md_parameters"]
+
+BOTH_GIVEN = (
+    "give either --frame-interval-fs (fs between stored frames) or --timestep-fs/--nblock "
+    "(MD step and steps between frames), not both"
+)
+
+
+@dataclass(frozen=True)
+class FrameTiming:
+    """Time between stored frames and where it came from.
+
+    Attributes
+    ----------
+    frame_interval_fs
+        fs between stored frames.
+    timestep_fs, nblock
+        MD step (fs) and MD steps between frames, when known.
+    source
+        Human-readable provenance, e.g. ``"POTIM 2 fs (OUTCAR) x NBLOCK 5 (OUTCAR)"``.
+    """
+
+    frame_interval_fs: float
+    timestep_fs: float | None
+    nblock: int | None
+    source: str
+
+
+def _positive(value: float | None, flag: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise AnalysisError(f"{flag} {value!r} is not a number; give fs") from exc
+    if not v > 0 or v != v:
+        raise AnalysisError(f"{flag} must be > 0, got {value!r}")
+    return v
+
+
+def resolve_frame_interval(
+    name: str,
+    *,
+    frame_interval_fs: float | None = None,
+    timestep_fs: float | None = None,
+    nblock: int | None = None,
+    file_timestep_fs: float | None = None,
+    file_nblock: int | None = None,
+    file_frame_interval_fs: float | None = None,
+    file_source: str = "the file",
+    nblock_hint: str = "--nblock N",
+    file_nblock_is_fact: bool = True,
+) -> FrameTiming:
+    """Decide the fs between stored frames from the flags and what the files say.
+
+    Parameters
+    ----------
+    name
+        File name for messages.
+    frame_interval_fs, timestep_fs, nblock
+        What the user gave (``--frame-interval-fs``, ``--timestep-fs``, ``--nblock``).
+    file_timestep_fs, file_nblock
+        MD step (fs) and steps between frames found in the run's files (POTIM/NBLOCK,
+        the LAMMPS TIMESTEP spacing, an extxyz ``step`` key).
+    file_frame_interval_fs
+        fs between frames stated by the file itself (vasprun.xml: POTIM; extxyz: ``time``).
+    file_source
+        Where the file values came from, for the provenance string.
+    nblock_hint
+        What to ask for when the steps between frames are unknown.
+    file_nblock_is_fact
+        True when ``file_nblock`` is read from the trajectory itself (LAMMPS TIMESTEP
+        items): a different ``--nblock`` is refused. False for side files (INCAR,
+        OUTCAR), which may belong to another run: the flag wins, with a warning.
+
+    Raises
+    ------
+    AnalysisError
+        Ambiguous (frame interval together with step/nblock), contradictory (``--nblock``
+        against the file's step spacing) or missing time information.
+    """
+    fi = _positive(frame_interval_fs, "--frame-interval-fs")
+    dt_user = _positive(timestep_fs, "--timestep-fs")
+    if nblock is not None and (int(nblock) != nblock or nblock < 1):
+        raise AnalysisError(f"--nblock must be a whole number >= 1, got {nblock!r}")
+    if fi is not None and (dt_user is not None or nblock is not None):
+        raise AnalysisError(f"{name}: {BOTH_GIVEN}")
+    if fi is not None:
+        return FrameTiming(fi, None, None, "--frame-interval-fs")
+    differs = nblock is not None and file_nblock is not None and int(nblock) != int(file_nblock)
+    if differs and not file_nblock_is_fact:
+        warnings.warn(
+            f"{name}: --nblock {nblock} overrides NBLOCK {file_nblock} of {file_source}",
+            AnalysisWarning,
+            stacklevel=3,
+        )
+    elif differs:
+        raise AnalysisError(
+            f"{name}: --nblock {nblock} contradicts {file_source} (frames {file_nblock} MD steps "
+            "apart); drop --nblock or fix the file"
+        )
+    if dt_user is not None and file_timestep_fs is not None and dt_user != file_timestep_fs:
+        warnings.warn(
+            f"{name}: --timestep-fs {dt_user:g} overrides POTIM {file_timestep_fs:g} fs of "
+            f"{file_source}",
+            AnalysisWarning,
+            stacklevel=3,
+        )
+    dt = dt_user if dt_user is not None else file_timestep_fs
+    n = int(nblock) if nblock is not None else file_nblock
+    if dt is not None and n is not None:
+        src_dt = "--timestep-fs" if dt_user is not None else f"{file_source}"
+        src_n = "--nblock" if nblock is not None else f"{file_source}"
+        return FrameTiming(
+            dt * n, dt, int(n), f"MD step {dt:g} fs ({src_dt}) x {n} steps ({src_n})"
+        )
+    if dt_user is None and nblock is None and file_frame_interval_fs is not None:
+        return FrameTiming(float(file_frame_interval_fs), None, None, file_source)
+    if dt is not None:
+        raise AnalysisError(
+            f"{name}: the MD step is {dt:g} fs but not how many steps lie between stored "
+            f"frames; give {nblock_hint} (or --frame-interval-fs)"
+        )
+    raise AnalysisError(
+        f"{name}: no time information; give --frame-interval-fs (fs between stored frames) "
+        "or --timestep-fs with --nblock (MD step and steps between frames)"
+    )
+
+
+# ------------------------------------------------------------------ VASP files
+_OUTCAR_POTIM = re.compile(r"^\s*POTIM\s*=\s*([-+0-9.Ee]+)", re.M)
+_OUTCAR_NBLOCK = re.compile(r"^\s*NBLOCK\s*=\s*(\d+)", re.M)
+_XML_PARAM = re.compile(r'<i[^>]*name="(POTIM|NBLOCK)"[^>]*>\s*([-+0-9.Ee]+)\s*</i>')
+
+
+def _candidates(directory: Path, stem: str) -> list[Path]:
+    return [directory / (stem + ext) for ext in ("", ".gz", ".bz2", ".xz")]
+
+
+def vasp_md_parameters(xdatcar: str | Path) -> tuple[float | None, int | None, str]:
+    """POTIM (fs) and NBLOCK of the VASP run an XDATCAR belongs to.
+
+    Looks in the XDATCAR's folder for ``OUTCAR``, ``vasprun.xml`` and ``INCAR``
+    (also ``.gz``/``.bz2``/``.xz``, and with the XDATCAR's suffix, e.g.
+    ``OUTCAR.1`` next to ``XDATCAR.1``), in that order of trust. NBLOCK defaults to 1
+    (VASP's default) when a file gives POTIM but no NBLOCK.
+
+    Returns
+    -------
+    (potim_fs, nblock, source)
+        ``(None, None, "")`` when no file is found.
+    """
+    p = Path(xdatcar)
+    suffix = p.name[len("XDATCAR") :] if p.name.upper().startswith("XDATCAR") else ""
+    for ext in (".gz", ".bz2", ".xz"):
+        if suffix.endswith(ext):
+            suffix = suffix[: -len(ext)]
+    found: list[tuple[float | None, int | None, str]] = []
+    for stem in ("OUTCAR", "vasprun.xml", "INCAR"):
+        stems = [stem + suffix, stem] if suffix else [stem]
+        path = next((c for s in stems for c in _candidates(p.parent, s) if c.is_file()), None)
+        if path is None:
+            continue
+        try:
+            with open_text(path) as fh:
+                text = fh.read() if stem != "vasprun.xml" else _xml_head(fh)
+        except (OSError, UnicodeDecodeError, EOFError):
+            continue
+        potim, nblock = _parse_vasp(stem, text)
+        if potim is not None or nblock is not None:
+            found.append((potim, nblock, path.name))
+    if not found:
+        return None, None, ""
+    potim, nblock, source = found[0]
+    for other_potim, other_nblock, other in found[1:]:
+        if potim is None and other_potim is not None:
+            potim, source = other_potim, f"{source}+{other}"
+        if nblock is None and other_nblock is not None:
+            nblock = other_nblock
+        if (other_potim, other_nblock) != (potim, nblock) and other_potim is not None:
+            warnings.warn(
+                f"{p.name}: {other} says POTIM {other_potim}, NBLOCK {other_nblock}; using "
+                f"{source} (POTIM {potim}, NBLOCK {nblock})",
+                AnalysisWarning,
+                stacklevel=2,
+            )
+    if potim is not None and nblock is None:
+        nblock = 1
+    return potim, nblock, source
+
+
+def _xml_head(fh) -> str:
+    """The <incar>/<parameters> part of a vasprun.xml (before the first ionic step)."""
+    out = []
+    for line in fh:
+        if "<calculation" in line:
+            out.append(line.split("<calculation")[0])
+            break
+        out.append(line)
+    return "".join(out)
+
+
+def _parse_vasp(kind: str, text: str) -> tuple[float | None, int | None]:
+    if kind == "OUTCAR":
+        # the last match: the parameter block VASP used (the INCAR echo comes first)
+        mp, mn = _OUTCAR_POTIM.findall(text), _OUTCAR_NBLOCK.findall(text)
+        return (float(mp[-1]) if mp else None), (int(mn[-1]) if mn else None)
+    if kind == "vasprun.xml":
+        vals = {}
+        for key, val in _XML_PARAM.findall(text):
+            vals[key] = val  # <incar> first, then <parameters> (the values VASP used)
+        pot = vals.get("POTIM")
+        nb = vals.get("NBLOCK")
+        return (float(pot) if pot else None), (int(float(nb)) if nb else None)
+    vals = {}
+    for line in text.splitlines():
+        line = line.split("#")[0].split("!")[0]
+        for part in line.split(";"):
+            if "=" in part:
+                key, _, val = part.partition("=")
+                vals[key.strip().upper()] = val.strip()
+    try:
+        pot = float(vals["POTIM"].split()[0]) if "POTIM" in vals else None
+        nb = int(vals["NBLOCK"].split()[0]) if "NBLOCK" in vals else None
+    except (ValueError, IndexError):
+        return None, None
+    return pot, nb
