@@ -98,3 +98,33 @@ def test_lost_run_keeps_settings_so_results_keep_their_key():
     p, e = ProtocolSettings(), EngineSpec()
     esc = escalate("worker process 1 died (killed by SIGKILL)", e, p)
     assert esc.protocol == p and esc.engine == e
+
+
+@pytest.mark.parametrize(("name", "default_fs"), [("mlip", 2.0), ("lammps", 1.0), ("vasp", 2.0)])
+def test_unstable_md_halves_the_engines_own_default_timestep(name, default_fs):
+    """Issue 15: the MLIP default is 2 fs (engines/mlip), so the first rerun runs at 1 fs."""
+    from amorphdb.engines import get_engine
+
+    spec = EngineSpec(name=name)  # time step left to the engine
+    assert get_engine(spec).timestep_fs == default_fs
+    esc = escalate("ERROR: Lost atoms: original 36 current 35", spec, ProtocolSettings())
+    assert esc.changes == [f"timestep {default_fs:g} → {default_fs / 2:g} fs"]
+    assert get_engine(esc.engine).timestep_fs == default_fs / 2
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "change"),
+    [
+        ("job 'melt' failed: OSError: [Errno 28] No space left on device",
+         FailureKind.DISK_FULL, "same settings (the disk was full, not the run wrong)"),
+        ("disk full (12 KiB free) during job 'anneal 1500 K': ERROR: Lost atoms",
+         FailureKind.DISK_FULL, "same settings (the disk was full, not the run wrong)"),
+        ("interrupted by SIGTERM after job 'melt 5000 K'; finished stages saved",
+         FailureKind.LOST, "same settings (the run was lost, not wrong)"),
+    ],
+)
+def test_disk_full_and_interrupted_keep_settings(error, kind, change):
+    engine, protocol = EngineSpec(timestep_fs=1.0), ProtocolSettings(seed=3)
+    esc = escalate(error, engine, protocol)
+    assert esc.kind == kind and esc.changes == [change]
+    assert esc.engine == engine and esc.protocol == protocol

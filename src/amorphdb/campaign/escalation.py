@@ -17,7 +17,8 @@ electronic (VASP)  the electronic ladder: ALGO Normal, NELM 120 → ALGO All,
                    NELM 200 → ALGO Damped, TIME 0.4, NELM 300 (custodian's
                    VaspErrorHandler order for unconverged SCF)
 lost               same settings (a killed job, wall time, a node failure, a dead
-                   heartbeat)
+                   heartbeat, an interrupt: SIGINT/SIGTERM)
+disk_full          same settings (no space left on the device; free space first)
 unknown            same settings, new seed
 =================  ==========================================================
 """
@@ -28,14 +29,12 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from amorphdb.engines import EngineName, EngineSpec
+from amorphdb.engines import EngineName, EngineSpec, get_engine
 from amorphdb.flows.protocol import ProtocolSettings
 from amorphdb.flows.schedules import volume_scale_factors
 
 #: smallest time step escalation goes to (fs)
 MIN_TIMESTEP_FS = 0.125
-#: default time steps (fs) when the engine spec leaves it to the engine
-DEFAULT_TIMESTEP_FS = {EngineName.LAMMPS: 1.0, EngineName.MLIP: 1.0, EngineName.VASP: 2.0}
 #: seed offset between attempts (packmol, velocities, thermostats)
 SEED_STEP = 1009
 
@@ -55,10 +54,16 @@ class FailureKind(StrEnum):
     UNSTABLE_MD = "unstable_md"
     ELECTRONIC = "electronic"
     LOST = "lost"
+    DISK_FULL = "disk_full"
     UNKNOWN = "unknown"
 
 
 _PATTERNS: tuple[tuple[FailureKind, re.Pattern[str]], ...] = (
+    # first: a full disk makes every other step fail with some other message too
+    (
+        FailureKind.DISK_FULL,
+        re.compile(r"disk full|no space left on device|ENOSPC|database or disk is full", re.I),
+    ),
     (FailureKind.PACKING, re.compile(r"packmol|cannot pack|PackingError|packing fraction", re.I)),
     (
         FailureKind.ELECTRONIC,
@@ -84,11 +89,20 @@ _PATTERNS: tuple[tuple[FailureKind, re.Pattern[str]], ...] = (
         FailureKind.LOST,
         re.compile(
             r"worker .*(died|killed|lost)|heartbeat|SIGKILL|walltime|lost run|time limit|"
-            r"cancelled|node fail",
+            r"cancelled|node fail|interrupted by",
             re.I,
         ),
     ),
 )
+
+
+def timestep_of(engine: EngineSpec) -> float:
+    """The time step (fs) an engine spec runs at: its own, else the engine's default.
+
+    Read from the engine class (:attr:`amorphdb.engines.base.MDEngine.default_timestep_fs`),
+    the one place each default is defined, so an escalation halves what actually ran.
+    """
+    return get_engine(engine).timestep_fs
 
 
 def classify_error(error: str | None, stage: str | None = None) -> FailureKind:
@@ -171,7 +185,7 @@ def escalate(
                        f"max_iterations {protocol.volume.max_iterations} → "
                        f"{volume.max_iterations}")
     elif kind == FailureKind.UNSTABLE_MD:
-        old = engine.timestep_fs or DEFAULT_TIMESTEP_FS.get(engine.name, 1.0)
+        old = timestep_of(engine)
         new = max(MIN_TIMESTEP_FS, old / 2)
         engine_new = engine_new.model_copy(update={"timestep_fs": new})
         changes.append(f"timestep {old:g} → {new:g} fs")
@@ -183,6 +197,8 @@ def escalate(
         changes.append("INCAR " + ", ".join(f"{k}={v}" for k, v in rung.items()))
     elif kind == FailureKind.LOST:
         changes.append("same settings (the run was lost, not wrong)")
+    elif kind == FailureKind.DISK_FULL:
+        changes.append("same settings (the disk was full, not the run wrong)")
     else:
         protocol_new = protocol_new.model_copy(update={"seed": seed})
         changes.append(f"same settings, seed {protocol.seed} → {seed}")
