@@ -46,6 +46,17 @@ class ArrheniusResult:
         True if D_std was used as weights.
     boltzmann_eV_K
         The k_B used.
+    chi2_dof
+        χ²/dof of the weighted fit, Σ((ln D − fit)/σ_lnD)²/(n − 2) (NaN unweighted or
+        with two points). ≈ 1 when the stated errors match the scatter; ≪ 1: the
+        stated σ(D) are too large; ≫ 1: too small, or the data are not Arrhenius.
+    Ea_std_stated, Ea_std_scaled
+        σ(Ea) from the stated errors (absolute covariance; = ``Ea_std`` when
+        weighted) and the residual-scaled σ·sqrt(χ²/dof) (Press et al., Numerical
+        Recipes §15.2; what ``scipy.optimize.curve_fit(absolute_sigma=False)`` gives),
+        eV. Unweighted fits have only the residual-based σ (``Ea_std_stated`` NaN).
+    regime
+        ``"glass"``/``"melt"`` when the points were all from one regime, else None.
     """
 
     Ea: float
@@ -61,6 +72,10 @@ class ArrheniusResult:
     boltzmann_eV_K: float
     r_squared: float
     metadata: dict = field(default_factory=dict)
+    chi2_dof: float = float("nan")
+    Ea_std_stated: float = float("nan")
+    Ea_std_scaled: float = float("nan")
+    regime: str | None = None
 
     @property
     def slope_K(self) -> float:
@@ -121,6 +136,7 @@ def fit_arrhenius(
     D: Sequence[float],
     D_std: Sequence[float] | None = None,
     boltzmann_eV_K: float = BOLTZMANN_EV_K,
+    regimes: Sequence[str] | None = None,
 ) -> ArrheniusResult:
     """Fit ln D vs 1/T.
 
@@ -134,6 +150,10 @@ def fit_arrhenius(
         Their standard deviations, cm²/s; weights the fit when given.
     boltzmann_eV_K
         k_B in eV/K (default CODATA; 8.617e-5 reproduces mogroupumd/aimd).
+    regimes
+        ``"glass"``/``"melt"`` per point: points of both are refused (one line through
+        a frozen and a relaxed network is neither Ea; use
+        :func:`amorphdb.analysis.regimes.fit_arrhenius_regimes`).
 
     Returns
     -------
@@ -143,6 +163,15 @@ def fit_arrhenius(
     """
     T = np.asarray(temperatures_K, dtype=float).ravel()
     d = np.asarray(D, dtype=float).ravel()
+    regime = None
+    if regimes is not None:
+        kinds = sorted({str(r) for r in regimes})
+        if len(kinds) > 1:
+            raise AnalysisError(
+                f"the points mix regimes {kinds} (network frozen and relaxed); fit each "
+                "regime separately (fit_arrhenius_regimes)"
+            )
+        regime = kinds[0] if kinds else None
     if T.shape != d.shape:
         raise AnalysisError(f"{T.size} temperatures but {d.size} diffusivities; give one D per T")
     if T.size < 2:
@@ -177,16 +206,20 @@ def fit_arrhenius(
     else:
         params, *_ = np.linalg.lstsq(A, y, rcond=None)
         resid = y - A @ params
-        dof = T.size - 2
         cov = np.full((2, 2), np.nan)
-        if dof > 0:
-            cov = np.linalg.inv(A.T @ A) * (resid @ resid / dof)
+        if T.size > 2:
+            cov = np.linalg.inv(A.T @ A) * (resid @ resid / (T.size - 2))
     ln_d0, slope = (float(v) for v in params)
     resid = y - A @ params
+    dof = T.size - 2
+    chi2_dof = float("nan")
+    if weighted and dof > 0:
+        chi2_dof = float(np.sum((resid / sigma_y) ** 2) / dof)
     ss_tot = float(((y - y.mean()) ** 2).sum())
     r2 = 1.0 - float(resid @ resid) / ss_tot if ss_tot > 0 else float("nan")
     ea = -slope * boltzmann_eV_K
     ea_std = float(np.sqrt(cov[1, 1]) * boltzmann_eV_K)
+    ea_std_scaled = ea_std * np.sqrt(chi2_dof) if weighted else ea_std
     d0 = float(np.exp(ln_d0))
     return ArrheniusResult(
         Ea=float(ea),
@@ -201,4 +234,8 @@ def fit_arrhenius(
         weighted=weighted,
         boltzmann_eV_K=float(boltzmann_eV_K),
         r_squared=r2,
+        chi2_dof=chi2_dof,
+        Ea_std_stated=ea_std if weighted else float("nan"),
+        Ea_std_scaled=float(ea_std_scaled),
+        regime=regime,
     )
