@@ -10,7 +10,8 @@ TINY_PROTOCOL = {
     "melt_steps": 500,
     "anneal_temperatures_K": [1500, 2500],
     "anneal_steps": 1000,
-    "volume": {"n_steps": 300, "max_iterations": 2},
+    "volume": {"n_steps": 300, "max_iterations": 2, "on_unconverged": "flag"},
+    "cooling": {"method": "none"},  # MPMorph direct anneal: the glass path is too long here
     "traj_every": 10,
 }
 

@@ -11,8 +11,11 @@ def _jobs(flow):
     return list(flow.iterflow())
 
 
-def test_graph_has_one_branch_per_anneal_temperature():
-    maker = MeltQuenchMaker(protocol=ProtocolSettings(), campaign="c")
+DIRECT = {"cooling": {"method": "none"}}  # MPMorph's direct anneal from the melt
+
+
+def test_direct_anneal_graph_has_one_branch_per_anneal_temperature():
+    maker = MeltQuenchMaker(protocol=ProtocolSettings(**DIRECT), campaign="c")
     flow = maker.make("Li2O(SiO2)2")
     jobs = [j for j, _ in _jobs(flow)]
     names = [j.name for j in jobs]
@@ -36,6 +39,41 @@ def test_graph_has_one_branch_per_anneal_temperature():
     scans = [j for j in jobs if j.name == "start volume scan"]
     assert len(scans) == 5
     assert sum(melt.uuid in j.input_uuids for j in scans) == 4
+
+
+def test_glass_path_is_the_default_and_chains_one_npt_cooling():
+    """5000 K melt at the packing density → NVT ramp to 3000 K → NPT ramps at 10 K/ps
+    through 2500…1000 K to the 300 K glass point; each branch starts at its segment end."""
+    flow = MeltQuenchMaker(protocol=ProtocolSettings(), campaign="c").make("Li2Si2O5")
+    jobs = [j for j, _ in _jobs(flow)]
+    by_name = {j.name: j for j in jobs}
+    by_uuid = {j.uuid: j for j in jobs}
+    cools = [j for j in jobs if j.name.startswith("cool")]
+    assert [j.name for j in cools] == [
+        "cool 5000->3000 K", "cool 3000->2500 K", "cool 2500->2000 K", "cool 2000->1500 K",
+        "cool 1500->1000 K", "cool 1000->300 K",
+    ]
+    makers = [j.function.__self__ for j in cools]
+    assert [m.ensemble.value for m in makers] == ["nvt"] + ["npt"] * 5
+    # 500 K at 10 K/ps and 1 fs = 50 ps = 50 000 steps; 700 K → 70 000
+    assert [m.n_steps for m in makers[1:]] == [50000] * 4 + [70000]
+    assert all(m.pressure_kbar == 0.0 for m in makers)
+    # the melt has no volume search: it runs at the packing (glass) density
+    assert by_name["pack Li2Si2O5"].uuid in by_name["melt 5000 K"].input_uuids
+    for t in (2500, 2000, 1500, 1000):
+        scan = next(
+            j for j in jobs if j.name == "start volume scan"
+            and by_name[f"cool {t + 500}->{t} K"].uuid in j.input_uuids
+        )
+        assert scan.function_args[0].temperature_K == t
+        assert scan.function_args[0].start_density_g_cm3 is None  # no rescale after NPT
+    npt = by_name["npt 300 K"]
+    assert by_name["cool 1000->300 K"].uuid in npt.input_uuids
+    assert npt.function.__self__.n_steps == 20000
+    glass = by_name["glass 300 K"]
+    assert {by_uuid[u].name for u in glass.input_uuids} == {"accept npt volume"}
+    assert [j.name for j in jobs].count("record_temperature") == 6  # melt, 4 anneals, glass
+    assert flow.output["glass"] is not None
 
 
 def test_cooling_stages_are_chained():
@@ -66,7 +104,8 @@ def test_bad_compositions_fail_before_any_job():
 
 def test_segmented_productions_feed_the_records():
     protocol = ProtocolSettings(
-        anneal_temperatures_K=[1500.0], anneal_steps=3000, melt_steps=1000, max_steps_per_job=1000
+        anneal_temperatures_K=[1500.0], anneal_steps=3000, melt_steps=1000, max_steps_per_job=1000,
+        **DIRECT,
     )
     flow = MeltQuenchMaker(protocol=protocol).make("Li2SiO3")
     jobs = [j for j, _ in _jobs(flow)]
@@ -89,7 +128,8 @@ def test_segmented_protocol_runs(tmp_path):
 
     protocol = ProtocolSettings(
         target_atoms=36, melt_steps=400, anneal_temperatures_K=[2500.0], anneal_steps=1200,
-        max_steps_per_job=400, traj_every=20, volume={"n_steps": 300, "max_iterations": 1},
+        max_steps_per_job=400, traj_every=20,
+        volume={"n_steps": 300, "max_iterations": 1, "on_unconverged": "flag"}, **DIRECT,
     )
     flow = MeltQuenchMaker(protocol=protocol, campaign="seg").make("Li2Si2O5")
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})

@@ -1,9 +1,18 @@
 """The whole melt–quench protocol for one composition as a jobflow Flow.
 
-pack → volume equilibration at the melt temperature → melt production →
-for each anneal temperature (its own branch from the last melt frame, with
-velocities): optional cooling stages → volume equilibration → production →
-``record_temperature`` → across temperatures: ``record_arrhenius``.
+Glass path (``cooling.method = "path"``, the default): pack at the estimated glass
+density → melt production (NVT, at that density) → one NPT cooling at
+``cooling.rate_K_per_ps`` and zero pressure through every anneal temperature down to
+the glass temperature (:func:`~amorphdb.flows.schedules.glass_path_stages`) → from
+the end of each segment: volume equilibration → production → ``record_temperature``;
+at the glass temperature an NPT hold gives the glass density (``stage = "glass"``).
+
+MPMorph direct anneal (``"none"``, also ``"linear"``/``"stepwise"``): pack → volume
+equilibration at the melt temperature → melt production → for each anneal temperature
+(its own branch from the last melt frame, with velocities): optional cooling stages →
+volume equilibration → production → ``record_temperature``.
+
+Across the anneal temperatures: ``record_arrhenius``.
 The melt production is recorded too (``stage = "melt"``) but does not enter the
 Arrhenius fit. The engine is checked against the composition when the flow is
 built, so an uncovered composition fails before any job runs.
@@ -17,12 +26,12 @@ from typing import Any
 from jobflow import Flow, Job, Maker, OutputReference, job
 from pymatgen.core import Structure
 
-from amorphdb.engines import EngineName, EngineSpec, get_engine
+from amorphdb.engines import EngineName, EngineSpec, Ensemble, get_engine
 from amorphdb.flows.md import MDMaker
-from amorphdb.flows.protocol import ProtocolSettings
+from amorphdb.flows.protocol import CoolingMethod, ProtocolSettings
 from amorphdb.flows.record import record_arrhenius, record_temperature
 from amorphdb.flows.resume import META_KEY, ResumePoint, anneal_key, melt_key, stage_tag
-from amorphdb.flows.schedules import cooling_stages
+from amorphdb.flows.schedules import cooling_stages, glass_path_stages
 from amorphdb.flows.segments import SegmentedMDMaker
 from amorphdb.flows.volume import VolumeEquilibrationMaker
 from amorphdb.structure import (
@@ -141,38 +150,60 @@ class MeltQuenchMaker(Maker):
         return segmented, segmented.output, segmented.jobs[-1].uuid
 
     def _volume(
-        self, temperature_K: float, start_density_g_cm3: float | None = None
+        self,
+        temperature_K: float,
+        start_density_g_cm3: float | None = None,
+        method: str | None = None,
+        n_steps: int | None = None,
     ) -> VolumeEquilibrationMaker:
         v = self.protocol.volume
         return VolumeEquilibrationMaker(
             name=f"volume equilibration {temperature_K:g} K",
             engine=self._engine("equilibration"),
             temperature_K=temperature_K,
-            n_steps=v.n_steps,
+            n_steps=n_steps or v.n_steps,
             scale_factors=list(v.scale_factors),
             pressure_tolerance_kbar=v.pressure_tolerance_kbar,
             max_iterations=v.max_iterations,
-            method=v.method,
+            method=method or v.method,
             noise_sigmas=v.noise_sigmas,
+            on_unconverged=v.on_unconverged,
             start_density_g_cm3=start_density_g_cm3,
             thermo_every=self.protocol.thermo_every,
             seed=self.protocol.seed,
         )
 
     def _anneal_stage(
-        self, formula: str, temperature: float, start_density: float, melt_out, melt_uuid: str
+        self,
+        formula: str,
+        temperature: float,
+        start_density: float | None,
+        melt_out,
+        melt_uuid: str,
+        start_point: Any = None,
+        glass: bool = False,
     ) -> tuple[list[Job | Flow], Any, str, Any]:
         """Cooling stages, volume equilibration and production of one anneal branch.
+
+        ``start_point`` (the run document ending a glass-path segment) replaces the
+        melt as the branch start, with no cooling stages of its own; ``glass`` makes
+        it the glass point (NPT volume run of ``cooling.glass_steps``, stage key
+        tagged ``anneal`` so a rerun reuses it like an anneal).
 
         Returns its jobs, a reference to the production's run document, the uuid of the
         job holding the trajectory, and a reference to the volume result.
         """
         p = self.protocol
         jobs: list[Job | Flow] = []
-        previous_structure = melt_out.structure
-        previous_velocities = melt_out.final_velocities_A_per_fs
-        stages = cooling_stages(
-            p.melt_temperature_K, temperature, p.cooling.method, p.cooling.step_K
+        origin = melt_out if start_point is None else start_point
+        previous_structure = origin.structure
+        previous_velocities = origin.final_velocities_A_per_fs
+        stages = (
+            []
+            if start_point is not None or p.cooling.method is CoolingMethod.PATH
+            else cooling_stages(
+                p.melt_temperature_K, temperature, p.cooling.method, p.cooling.step_K
+            )
         )
         for i, (t0, t1) in enumerate(stages):
             cool = self._md(
@@ -181,13 +212,16 @@ class MeltQuenchMaker(Maker):
             jobs.append(cool)
             previous_structure = cool.output.structure
             previous_velocities = cool.output.final_velocities_A_per_fs
-        volume = self._volume(temperature, start_density).make(
-            previous_structure, previous_velocities
+        volume_maker = (
+            self._volume(temperature, None, "npt", p.cooling.glass_steps)
+            if glass
+            else self._volume(temperature, start_density)
         )
+        volume = volume_maker.make(previous_structure, previous_velocities)
         production, prod_out, prod_uuid = self._production(
-            f"anneal {temperature:g} K",
+            f"{'glass' if glass else 'anneal'} {temperature:g} K",
             temperature,
-            p.anneal_steps,
+            p.cooling.glass_steps if glass else p.anneal_steps,
             "anneal",
             volume.output.structure,
             volume.output.velocities_A_per_fs,
@@ -198,6 +232,37 @@ class MeltQuenchMaker(Maker):
             volume.output.uuid, melt_uuid,
         ))
         return [*jobs, volume, production], prod_out, prod_uuid, volume.output
+
+    def _glass_path(self, melt_out, stops_K: list[float]) -> tuple[list[Job], dict[float, Any]]:
+        """The cooling jobs of the glass path and the run document ending at each stop.
+
+        One chain of MD jobs (:func:`~amorphdb.flows.schedules.glass_path_stages`): NPT
+        ramps at ``cooling.rate_K_per_ps`` and ``cooling.pressure_kbar``; a stop at or
+        above the path start begins from the melt (or the NVT ramp to the start).
+        """
+        c = self.protocol.cooling
+        timestep = self.engine.timestep_fs or get_engine(self.engine).timestep_fs
+        stages = glass_path_stages(
+            self.protocol.melt_temperature_K, stops_K, c.start_temperature_K,
+            c.rate_K_per_ps, timestep, c.n_steps,
+        )
+        jobs: list[Job] = []
+        previous = melt_out
+        for t0, t1, n_steps, npt in stages:
+            cool = self._md(
+                f"cool {t0:g}->{t1:g} K", t0, n_steps, stage="anneal",
+                end_temperature_K=t1,
+                ensemble=Ensemble.NPT if npt else Ensemble.NVT,
+                pressure_kbar=c.pressure_kbar,
+            ).make(previous.structure, previous.final_velocities_A_per_fs)
+            jobs.append(cool)
+            previous = cool.output
+            if not npt:
+                start = previous
+        path_start = start if stages and not stages[0].npt else melt_out
+        ends = {float(s.end_K): job.output for s, job in zip(stages, jobs, strict=True) if s.npt}
+        out = {float(t): ends.get(float(t), path_start) for t in stops_K}
+        return jobs, out
 
     def protocol_hash(self) -> str:
         """Hash of the protocol and engine settings (part of every document key)."""
@@ -218,8 +283,9 @@ class MeltQuenchMaker(Maker):
         """
         formula = check_composition(formula, self.engine, self.protocol)
         p = self.protocol
-        start_density = (
-            p.anneal_start_density_g_cm3 or p.density_g_cm3 or estimate_density(formula)
+        path = p.cooling.method is CoolingMethod.PATH
+        start_density = p.anneal_start_density_g_cm3 or (
+            None if path else p.density_g_cm3 or estimate_density(formula)
         )
         phash = self.protocol_hash()
         record_kw = {"campaign": self.campaign, "protocol_hash": phash}
@@ -230,26 +296,35 @@ class MeltQuenchMaker(Maker):
                 formula, p.target_atoms, p.density_g_cm3, p.packing_tolerance_A, p.seed
             )
             pack.name = f"pack {formula}"
-            melt_volume = self._volume(p.melt_temperature_K).make(pack.output)
+            jobs.append(pack)
+            if path:  # melt at the packing (glass) density: no volume search
+                melt_start, melt_velocities, melt_volume_out = pack.output, None, None
+                volume_uuid = pack.uuid
+            else:
+                melt_volume = self._volume(p.melt_temperature_K).make(pack.output)
+                jobs.append(melt_volume)
+                melt_start = melt_volume.output.structure
+                melt_velocities = melt_volume.output.velocities_A_per_fs
+                melt_volume_out = melt_volume.output
+                volume_uuid = melt_volume_out.uuid
             melt_job, melt_out, melt_uuid = self._production(
                 f"melt {p.melt_temperature_K:g} K",
                 p.melt_temperature_K,
                 p.melt_steps,
                 "melt",
-                melt_volume.output.structure,
-                melt_volume.output.velocities_A_per_fs,
+                melt_start,
+                melt_velocities,
             )
-            melt_volume_out = melt_volume.output
             _tag(melt_job, melt_uuid, stage_tag(
                 self.campaign, formula, "melt", melt_key(formula, self.engine, p),
-                p.melt_temperature_K, melt_volume_out.uuid,
+                p.melt_temperature_K, volume_uuid,
             ))
-            jobs += [pack, melt_volume, melt_job]
+            jobs.append(melt_job)
             refs = {"pack": pack.uuid, "production": melt_uuid}
         else:
             melt_uuid = resume.melt.production_uuid
             melt_out = OutputReference(melt_uuid)
-            melt_volume_out = OutputReference(resume.melt.volume_uuid)
+            melt_volume_out = None if path else OutputReference(resume.melt.volume_uuid)
             refs = {"production": melt_uuid, "resumed_from": melt_uuid}
         melt_record = record_temperature(
             melt_out,
@@ -262,9 +337,21 @@ class MeltQuenchMaker(Maker):
         )
         jobs.append(melt_record)
         done = {} if resume is None else resume.anneals
+        glass_T = p.cooling.glass_temperature_K if path else None
+        todo = [t for t in p.anneal_temperatures_K if float(t) not in done]
+        if glass_T is not None and float(glass_T) not in done:
+            todo.append(glass_T)
+        starts: dict[float, Any] = {}
+        if path and todo:
+            cooling_jobs, starts = self._glass_path(melt_out, todo)
+            jobs += cooling_jobs
 
         records = []
-        for temperature in p.anneal_temperatures_K:
+        glass_record = None
+        branches = [(t, False) for t in p.anneal_temperatures_K]
+        if glass_T is not None:
+            branches.append((glass_T, True))
+        for temperature, glass in branches:
             reused = done.get(float(temperature))
             if reused is not None:  # completed by an earlier attempt: record it only
                 prod_uuid = reused.production_uuid
@@ -273,7 +360,8 @@ class MeltQuenchMaker(Maker):
                 stage_refs = {"resumed_from": prod_uuid}
             else:
                 stage_jobs, prod_out, prod_uuid, volume_out = self._anneal_stage(
-                    formula, temperature, start_density, melt_out, melt_uuid
+                    formula, temperature, start_density, melt_out, melt_uuid,
+                    start_point=starts.get(float(temperature)), glass=glass,
                 )
                 jobs += stage_jobs
                 stage_refs = {}
@@ -281,13 +369,16 @@ class MeltQuenchMaker(Maker):
                 prod_out,
                 volume_out,
                 prod_uuid,
-                stage="anneal",
+                stage="glass" if glass else "anneal",
                 species=p.diffusing_species,
                 job_refs={**refs, "melt": melt_uuid, "production": prod_uuid, **stage_refs},
                 **record_kw,
             )
             jobs.append(record)
-            records.append(record)
+            if glass:
+                glass_record = record
+            else:
+                records.append(record)
 
         arrhenius = record_arrhenius(
             list(p.anneal_temperatures_K),
@@ -300,6 +391,7 @@ class MeltQuenchMaker(Maker):
             "formula": formula,
             "melt": melt_record.output,
             "anneals": [r.output for r in records],
+            "glass": None if glass_record is None else glass_record.output,
             "arrhenius": arrhenius.output,
         }
         return Flow(jobs, output=output, name=f"{self.name} {formula}")

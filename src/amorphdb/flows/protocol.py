@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from enum import Enum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -30,8 +31,9 @@ class VolumeSettings(BaseModel):
     )
     n_steps: int = Field(2000, gt=0, description="MD steps per volume point (MPMorph: 2000)")
     scale_factors: list[float] = Field(
-        default_factory=lambda: volume_scale_factors(3, 0.2),
-        description="volume scale factors of the first runs (MPMorph: 0.8, 1.0, 1.2)",
+        default_factory=lambda: volume_scale_factors(3, 0.1),
+        description="volume scale factors of the first runs (0.9, 1.0, 1.1: ±10 % spans "
+        "±10-40 kbar in a glass; MPMorph's 0.8/1.2 reached +126 kbar at 1000 K)",
     )
     pressure_tolerance_kbar: float = Field(5.0, gt=0, description="|P| below this (kbar)")
     max_iterations: int = Field(6, ge=0, description="checking runs after the first fit")
@@ -42,6 +44,12 @@ class VolumeSettings(BaseModel):
         "(0: MPMorph's plain tolerance)",
     )
 
+    on_unconverged: Literal["fail", "flag"] = Field(
+        "fail",
+        description="when the checks are spent: 'fail' the stage (the campaign's rerun "
+        "widens the scan) or 'flag' (accept the best point, converged: false)",
+    )
+
     @field_validator("scale_factors")
     @classmethod
     def _scales(cls, value: list[float]) -> list[float]:
@@ -50,16 +58,56 @@ class VolumeSettings(BaseModel):
         return value
 
 
+class CoolingMethod(str, Enum):
+    """How the anneal temperatures are reached from the melt."""
+
+    #: the glass path (default): one NPT cooling at ``rate_K_per_ps`` and zero pressure
+    #: from the melt through every anneal temperature down to the glass temperature
+    PATH = "path"
+    #: MPMorph's direct anneal: each branch starts from the last melt frame
+    NONE = "none"
+    #: each branch ramps from the melt to its temperature in ``n_steps`` (NVT)
+    LINEAR = "linear"
+    #: each branch holds at every ``step_K`` on the way down (NVT)
+    STEPWISE = "stepwise"
+
+
 class CoolingSettings(BaseModel):
-    """How each anneal branch goes from the melt to its temperature."""
+    """How each anneal branch goes from the melt to its temperature.
+
+    The default glass path follows the classical glass protocol of Wang et al. 2018
+    (NPT at P = 0 through the whole quench, doi:10.1016/j.jnoncrysol.2018.04.063,
+    1 K/ps there) at 10 K/ps, the upper end of the rates used for oxide glasses;
+    the density measured against the rate is in ``docs/protocol.md``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["none", "linear", "stepwise"] = Field(
-        "none", description="'none': straight from the melt snapshot; 'linear' ramp; 'stepwise'"
+    method: CoolingMethod = Field(
+        CoolingMethod.PATH,
+        description="'path': NPT cooling at rate_K_per_ps through every anneal temperature "
+        "to the glass temperature; 'none': MPMorph direct anneal from the melt; 'linear'; "
+        "'stepwise'",
+    )
+    rate_K_per_ps: float = Field(10.0, gt=0, description="cooling rate of 'path' (K/ps)")
+    start_temperature_K: float = Field(
+        3000.0,
+        gt=0,
+        description="'path' cools at rate_K_per_ps from min(melt, this) temperature (K); a "
+        "hotter melt is first brought here by an NVT ramp of n_steps at the melt density",
+    )
+    pressure_kbar: float = Field(0.0, description="barostat target of the 'path' cooling (kbar)")
+    glass_temperature_K: float | None = Field(
+        300.0,
+        gt=0,
+        description="'path' ends here with a glass point (NPT density, recorded with "
+        "stage 'glass'); None: stop at the lowest anneal temperature",
+    )
+    glass_steps: int = Field(
+        20000, gt=0, description="MD steps of the glass point (NPT, then NVT as long)"
     )
     step_K: float = Field(500.0, gt=0, description="temperature step of 'stepwise' (K)")
-    n_steps: int = Field(1000, gt=0, description="MD steps per cooling stage")
+    n_steps: int = Field(1000, gt=0, description="MD steps per 'linear'/'stepwise' stage")
 
 
 class ProtocolSettings(BaseModel):

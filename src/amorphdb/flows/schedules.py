@@ -6,6 +6,9 @@ atomate2's slow quench uses ``np.arange(3000, 500, -500)``, which never reaches
 
 from __future__ import annotations
 
+import itertools
+from typing import NamedTuple
+
 import numpy as np
 
 from amorphdb.errors import ConfigError
@@ -65,3 +68,74 @@ def volume_scale_factors(n_points: int, spread: float) -> list[float]:
     if not 0 < spread < 1:
         raise ConfigError(f"volume spread must be in (0, 1) (got {spread})")
     return [float(x) for x in np.linspace(1 - spread, 1 + spread, n_points)]
+
+
+def cooling_path(start_K: float, stops_K: list[float]) -> list[tuple[float, float]]:
+    """Segments ``(from, to)`` of one continuous cooling path through every stop.
+
+    The glass path cools the melt once, from ``start_K`` down through each stop in
+    descending order (stops at or above ``start_K`` are skipped); each anneal branch
+    and the glass point start from the end of their segment.
+
+    Examples
+    --------
+    >>> cooling_path(3000, [1000, 2000, 300])
+    [(3000.0, 2000.0), (2000.0, 1000.0), (1000.0, 300.0)]
+    """
+    stops = sorted({float(t) for t in stops_K if t < start_K}, reverse=True)
+    if any(t <= 0 for t in stops):
+        raise ConfigError(f"temperatures must be positive (got {stops_K})")
+    edges = [float(start_K), *stops]
+    return list(itertools.pairwise(edges))
+
+
+def ramp_steps(start_K: float, end_K: float, rate_K_per_ps: float, timestep_fs: float) -> int:
+    """MD steps of a linear ramp from ``start_K`` to ``end_K`` at ``rate_K_per_ps`` (≥ 1).
+
+    Examples
+    --------
+    >>> ramp_steps(3000, 300, 10.0, 1.0)  # 2700 K at 10 K/ps = 270 ps
+    270000
+    """
+    if rate_K_per_ps <= 0 or timestep_fs <= 0:
+        raise ConfigError("cooling rate and time step must be positive")
+    return max(1, round(abs(start_K - end_K) / rate_K_per_ps * 1000.0 / timestep_fs))
+
+
+class PathStage(NamedTuple):
+    """One MD stage of the glass path: a ramp ``start_K`` → ``end_K`` of ``n_steps``;
+    ``npt`` is False only for the NVT ramp that brings a hotter melt to the path start."""
+
+    start_K: float
+    end_K: float
+    n_steps: int
+    npt: bool
+
+
+def glass_path_stages(
+    melt_K: float,
+    stops_K: list[float],
+    start_K: float,
+    rate_K_per_ps: float,
+    timestep_fs: float,
+    pre_ramp_steps: int,
+) -> list[PathStage]:
+    """Every MD stage of the glass path, the one place its schedule is derived.
+
+    A melt hotter than ``start_K`` is first ramped to it in ``pre_ramp_steps`` NVT
+    steps at the melt density; from there one NPT ramp at ``rate_K_per_ps`` per
+    :func:`cooling_path` segment reaches each stop (anneal temperatures and the glass
+    temperature; stops at or above the start are reached by no stage).
+
+    Examples
+    --------
+    >>> [tuple(s) for s in glass_path_stages(5000, [1000, 300], 3000, 10.0, 1.0, 500)]
+    [(5000.0, 3000.0, 500, False), (3000.0, 1000.0, 200000, True), (1000.0, 300.0, 70000, True)]
+    """
+    start = min(float(melt_K), float(start_K))
+    stages = []
+    if melt_K > start:
+        stages.append(PathStage(float(melt_K), start, int(pre_ramp_steps), False))
+    for t0, t1 in cooling_path(start, stops_K):
+        stages.append(PathStage(t0, t1, ramp_steps(t0, t1, rate_K_per_ps, timestep_fs), True))
+    return stages

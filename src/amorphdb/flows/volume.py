@@ -10,8 +10,15 @@ The MPMorph scheme (``mpmorph/workflows/converge.py``, atomate2
 3. When that run's |P − P_target| < ``pressure_tolerance_kbar`` (5 kbar) the volume is
    equilibrated; otherwise its point is added, the fit is redone and another run
    checks the new V_eq (jobflow ``replace``), up to ``max_iterations`` checks.
-   When the budget is spent, the point with the smallest |P| is used and the
-   result says ``converged = False``. Every point is recorded.
+   When the budget is spent, ``on_unconverged`` decides: ``"fail"`` (default)
+   raises :class:`VolumeConvergenceError`, whose message the campaign's escalation
+   recognises (it widens the scan and adds checks on the rerun); ``"flag"`` uses the
+   point with the smallest |P| and the result says ``converged = False``. Every point
+   is recorded.
+
+The accepted density carries its standard error: from the NPT volume series (block
+averages) or, for the P(V) search, σ_ρ/ρ = σ_P / B0 (the checking run's pressure
+standard error over the fitted bulk modulus).
 
 With ``method="npt"`` (engines with a barostat) one NPT run replaces the loop: the
 mean volume of its second half is taken and the last frame rescaled to it.
@@ -28,9 +35,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.core import Structure
 
 from amorphdb.engines import EngineSpec, Ensemble, MDRunDocument
+from amorphdb.errors import EngineError
 from amorphdb.flows.eos import fit_pv
 from amorphdb.flows.md import MDMaker, as_structure
 from amorphdb.flows.schedules import volume_scale_factors
+
+
+class VolumeConvergenceError(EngineError):
+    """The volume search spent its checks without reaching the pressure tolerance."""
 
 
 class VolumePoint(BaseModel):
@@ -58,7 +70,9 @@ class VolumeResult(BaseModel):
     velocities_A_per_fs: list[list[float]] | None = None
     volume_A3: float
     density_g_cm3: float
+    density_sem_g_cm3: float = float("nan")
     pressure_kbar: float
+    pressure_sem_kbar: float = float("nan")
     converged: bool
     method: str
     fit: dict[str, Any] = Field(default_factory=dict)
@@ -99,6 +113,9 @@ class VolumeEquilibrationMaker(Maker):
     noise_sigmas
         Also accept a checking run whose |P − target| is below this many standard
         errors of its mean pressure (block averages); 0 keeps MPMorph's plain test.
+    on_unconverged
+        ``"fail"``: raise :class:`VolumeConvergenceError` when the checks are spent;
+        ``"flag"``: accept the best point with ``converged = False``.
     start_density_g_cm3
         Rescale the incoming structure to this density before the first runs (g/cm³).
         Anneal branches start from the melt, whose 5000 K volume is far too large: a
@@ -112,12 +129,13 @@ class VolumeEquilibrationMaker(Maker):
     engine: EngineSpec = field(default_factory=EngineSpec)
     temperature_K: float = 5000.0
     n_steps: int = 2000
-    scale_factors: list[float] = field(default_factory=lambda: volume_scale_factors(3, 0.2))
+    scale_factors: list[float] = field(default_factory=lambda: volume_scale_factors(3, 0.1))
     pressure_tolerance_kbar: float = 5.0
     target_pressure_kbar: float = 0.0
     max_iterations: int = 6
     method: str = "eos"
     noise_sigmas: float = 0.0
+    on_unconverged: str = "fail"
     start_density_g_cm3: float | None = None
     traj_every: int = 50
     thermo_every: int = 10
@@ -194,15 +212,19 @@ def _result(
     points: list[VolumePoint],
     converged: bool,
     fit: dict[str, Any],
+    density_rel_sem: float = float("nan"),
 ) -> VolumeResult:
     structure = as_structure(accepted["structure"])
+    density = float(structure.density)
     return VolumeResult(
         temperature_K=maker.temperature_K,
         structure=structure,
         velocities_A_per_fs=accepted["velocities"],
         volume_A3=float(structure.volume),
-        density_g_cm3=float(structure.density),
+        density_g_cm3=density,
+        density_sem_g_cm3=density * float(density_rel_sem),
         pressure_kbar=float(accepted["pressure_kbar"]),
+        pressure_sem_kbar=float(accepted.get("pressure_sem_kbar", float("nan"))),
         converged=converged,
         method=maker.method,
         fit=fit,
@@ -242,12 +264,29 @@ def fit_volume(
     if maker.noise_sigmas > 0:
         allowed = np.fmax(allowed, maker.noise_sigmas * np.nan_to_num(sem, nan=0.0))
     within = deviation < allowed
+
+    def rel_sem(point: dict[str, Any]) -> float:  # σ_ρ/ρ = σ_V/V = σ_P / B0
+        b0 = pv.b0_kbar if np.isfinite(pv.b0_kbar) and pv.b0_kbar > 0 else float("nan")
+        return float(point.get("pressure_sem_kbar", float("nan"))) / b0
+
     if iteration > 0 and within[-1]:
-        return Response(output=_result(maker, points[-1], volume_points, True, fit))
+        return Response(
+            output=_result(maker, points[-1], volume_points, True, fit, rel_sem(points[-1]))
+        )
     if iteration >= maker.max_iterations:
         best = int(np.argmin(deviation))
         converged = bool(within[best])
-        return Response(output=_result(maker, points[best], volume_points, converged, fit))
+        if not converged and maker.on_unconverged == "fail":
+            raise VolumeConvergenceError(
+                f"volume search did not converge at {maker.temperature_K:g} K: best "
+                f"|P - target| = {deviation[best]:.1f} kbar > {allowed[best]:.1f} kbar after "
+                f"{len(points)} runs; widen volume.scale_factors, raise max_iterations, or "
+                "set volume.on_unconverged: flag"
+            )
+        accepted = points[best]
+        return Response(
+            output=_result(maker, accepted, volume_points, converged, fit, rel_sem(accepted))
+        )
     # next checking run at V_eq, started from the point closest in volume;
     # V_eq is bounded to [0.5, 2] x that volume (MPMorph's sanity limits)
     nearest = points[int(np.argmin(np.abs(volumes - pv.v0_A3)))]
@@ -266,11 +305,13 @@ def accept_npt(
 ) -> VolumeResult:
     """Rescale the last NPT frame to the mean volume of the run's second half."""
     mean_volume = run.thermo.second_half_mean("volume_A3")
+    volume_sem = run.thermo.second_half_sem("volume_A3")
     structure = _scaled(run.structure, mean_volume)
     point = VolumePoint(
         volume_A3=mean_volume,
         pressure_kbar=run.mean_pressure_kbar,
         pressure_std_kbar=run.std_pressure_kbar,
+        pressure_sem_kbar=run.sem_pressure_kbar,
         iteration=0,
         job_uuid=job_uuid,
     )
@@ -278,8 +319,20 @@ def accept_npt(
         "structure": structure,
         "velocities": run.final_velocities_A_per_fs,
         "pressure_kbar": run.mean_pressure_kbar,
+        "pressure_sem_kbar": run.sem_pressure_kbar,
     }
-    converged = abs(run.mean_pressure_kbar - maker.target_pressure_kbar) < (
-        maker.pressure_tolerance_kbar
+    # the barostat holds the target on average: converged when the mean pressure is
+    # within the tolerance, or within noise_sigmas standard errors of it
+    allowed = max(
+        maker.pressure_tolerance_kbar, maker.noise_sigmas * np.nan_to_num(run.sem_pressure_kbar)
     )
-    return _result(maker, accepted, [point], converged, {"method": "npt"})
+    converged = abs(run.mean_pressure_kbar - maker.target_pressure_kbar) < allowed
+    if not converged and maker.on_unconverged == "fail":
+        raise VolumeConvergenceError(
+            f"NPT volume search did not converge at {maker.temperature_K:g} K: mean P = "
+            f"{run.mean_pressure_kbar:.1f} kbar, tolerance {allowed:.1f} kbar; lengthen "
+            "volume.n_steps or set volume.on_unconverged: flag"
+        )
+    return _result(
+        maker, accepted, [point], converged, {"method": "npt"}, volume_sem / mean_volume
+    )

@@ -76,8 +76,12 @@ def md_script(
     potential: Potential,
     elements: list[str],
     has_velocities: bool,
+    kspace_style: str = "pppm",
 ) -> str:
     """The LAMMPS input script for one MD stage.
+
+    ``kspace_style`` (``pppm`` or ``ewald``) replaces the potential's PPPM line, at the
+    same accuracy.
 
     Nosé–Hoover NVT/NPT (``fix nvt``/``fix npt``, isotropic) or Langevin + NVE;
     thermo every ``md.thermo_every`` steps (time, T, P, PE, total E, volume),
@@ -94,7 +98,7 @@ def md_script(
         "atom_style charge",
         "boundary p p p",
         f"read_data {DATA_FILE}",
-        *potential.lammps_lines(elements),
+        *_with_kspace(potential.lammps_lines(elements), kspace_style),
         "neighbor 2.0 bin",
         "neigh_modify every 1 delay 0 check yes",
         f"timestep {dt_ps:.10g}",
@@ -135,3 +139,11 @@ def md_script(
         f"write_data {RESTART_FILE} nocoeff",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _with_kspace(lines: list[str], style: str) -> list[str]:
+    """The potential's lines with its ``kspace_style pppm ACC`` switched to ``style``."""
+    return [
+        f"kspace_style {style} {line.split()[2]}" if line.startswith("kspace_style pppm") else line
+        for line in lines
+    ]
