@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib.resources import files
 
@@ -31,6 +31,11 @@ from amorphdb.errors import ConfigError, UnsupportedCompositionError
 
 #: Coulomb constant e²/(4π ε0) in eV·Å
 COULOMB_EV_A = 14.399645
+#: pair parameters per style, in pair_coeff order (buck: A eV, rho Å, C eV·Å⁶;
+#: pedone: D eV, a 1/Å, r0 Å, C eV·Å¹²)
+PARAMETER_KINDS = {"buck": ("A", "rho", "C"), "pedone": ("D", "a", "r0", "C")}
+#: the "Coulomb only" pair_coeff of a Buckingham potential (``pair_coeff * * 0.0 1.0 0.0``)
+COULOMB_ONLY_PARAMS = {"buck": (0.0, 1.0, 0.0)}
 
 
 @cache
@@ -123,6 +128,83 @@ class Potential:
                 f"composition {dict(counts)} has net charge {charge:+.3f} e with the fixed "
                 f"charges of '{self.name}'; choose a charge-balanced formula"
             )
+
+    @property
+    def parameter_kinds(self) -> tuple[str, ...]:
+        """Names of the short-range parameters of one pair, in LAMMPS order."""
+        return PARAMETER_KINDS[self.style]
+
+    def parameter_names(self) -> list[str]:
+        """Every pair parameter that can be freed, e.g. ``B-O.A``, ``B-O.rho``, ``B-O.C``."""
+        return [
+            f"{'-'.join(term.elements)}.{kind}"
+            for term in self.pairs.values()
+            for kind in self.parameter_kinds
+        ]
+
+    def parameter_value(self, name: str) -> float:
+        """Current value of a pair parameter (``B-O.A``; either element order)."""
+        pair, index, _ = self._parameter_slot(name)
+        term = self.pairs.get(pair)
+        base = term.params if term is not None else COULOMB_ONLY_PARAMS[self.style]
+        return float(base[index])
+
+    def canonical_parameter(self, name: str) -> str:
+        """``name`` in the library's element order (``O-B.rho`` → ``B-O.rho``)."""
+        return self._parameter_slot(name)[2]
+
+    def _pair_elements(self, pair: frozenset[str]) -> tuple[str, str]:
+        term = self.pairs.get(pair)
+        if term is not None:
+            return term.elements
+        ordered = sorted(pair, key=lambda e: (e == self.anion, e))  # deterministic, anion last
+        return (ordered[0], ordered[-1])
+
+    def _parameter_slot(self, name: str) -> tuple[frozenset[str], int, str]:
+        """(pair, parameter index, canonical name) of ``'A-B.kind'``; ConfigError otherwise."""
+        label, _, kind = name.strip().partition(".")
+        elements = tuple(e.strip() for e in label.split("-"))
+        pair = frozenset(elements)
+        known = pair in self.pairs or (
+            self.style in COULOMB_ONLY_PARAMS
+            and len(elements) == 2
+            and all(e in self.charges_e for e in elements)
+        )
+        if len(elements) != 2 or not known or kind not in self.parameter_kinds:
+            examples = ", ".join(self.parameter_names()[:3])
+            raise ConfigError(
+                f"potential '{self.name}' has no parameter '{name}'; use PAIR.KIND with KIND "
+                f"in {', '.join(self.parameter_kinds)} (e.g. {examples})"
+            )
+        canonical = f"{'-'.join(self._pair_elements(pair))}.{kind}"
+        return pair, self.parameter_kinds.index(kind), canonical
+
+    def with_overrides(self, overrides: Mapping[str, float]) -> Potential:
+        """A copy with some pair parameters replaced (``{"B-O.A": 2.1e5, "B-O.rho": 0.12}``).
+
+        A Coulomb-only pair of a Buckingham potential (e.g. ``Na-B``) starts from
+        A = 0, ρ = 1 Å, C = 0. The copy's :attr:`name` carries the overrides
+        (:func:`potential_spec`), so ``get_potential(copy.name)`` rebuilds it in any
+        process and run provenance records the parameters.
+        """
+        if not overrides:
+            return self
+        pairs = dict(self.pairs)
+        merged = _parse_overrides(self.name)
+        for name, value in overrides.items():
+            pair, index, canonical = self._parameter_slot(name)
+            value = float(value)
+            if self.parameter_kinds[index] in ("rho", "a", "r0") and not value > 0:
+                raise ConfigError(f"parameter '{name}' must be positive (got {value})")
+            term = pairs.get(pair) or PairTerm(
+                self._pair_elements(pair), COULOMB_ONLY_PARAMS[self.style]
+            )
+            params = list(term.params)
+            params[index] = value
+            pairs[pair] = PairTerm(term.elements, tuple(params))
+            merged[canonical] = value
+        base = self.name.split("(")[0]
+        return replace(self, name=potential_spec(base, merged), pairs=pairs)
 
     def lammps_lines(self, type_elements: list[str]) -> list[str]:
         """LAMMPS commands (units metal) for the elements in LAMMPS type order."""
@@ -221,21 +303,59 @@ def available_potentials() -> list[str]:
     return sorted(_BUILDERS)
 
 
+def potential_spec(name: str, overrides: Mapping[str, float] | None = None) -> str:
+    """Name of a library potential with parameter overrides, e.g.
+    ``wang2018(B-O.A=206942.44,B-O.rho=0.124)`` (sorted, floats round-trip exactly)."""
+    if not overrides:
+        return name
+    body = ",".join(f"{k}={float(overrides[k])!r}" for k in sorted(overrides))
+    return f"{name}({body})"
+
+
+def _parse_overrides(spec: str) -> dict[str, float]:
+    _, _, rest = spec.partition("(")
+    if not rest:
+        return {}
+    if not rest.rstrip().endswith(")"):
+        raise ConfigError(f"potential '{spec}': missing ')'; write NAME(PAIR.KIND=VALUE,...)")
+    out: dict[str, float] = {}
+    for item in filter(None, (x.strip() for x in rest.rstrip()[:-1].split(","))):
+        key, eq, value = item.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            eq = ""
+        if not eq:
+            raise ConfigError(f"potential '{spec}': bad override '{item}'; write PAIR.KIND=VALUE")
+    return out
+
+
 @cache
 def get_potential(name: str | None = None) -> Potential:
     """Return a potential by library name (default ``pedone2006``).
 
+    ``name`` may carry parameter overrides, ``wang2018(B-O.A=2.1e5,B-B.rho=0.3)``
+    (:func:`potential_spec`, :meth:`Potential.with_overrides`): the LAMMPS engine
+    then runs the modified potential, and its name in the run provenance records them.
+
     Raises
     ------
     ConfigError
-        For an unknown name (the message lists the known ones).
+        For an unknown name (the message lists the known ones) or parameter.
     """
-    key = (name or DEFAULT_POTENTIAL).lower()
+    spec = name or DEFAULT_POTENTIAL
+    key = spec.split("(")[0].strip().lower()
     if key not in _BUILDERS:
         raise ConfigError(
             f"unknown potential '{name}'; choose one of {', '.join(available_potentials())}"
         )
-    return _BUILDERS[key]()
+    return _BUILDERS[key]().with_overrides(_parse_overrides(spec))
 
 
-__all__ = ["COULOMB_EV_A", "Potential", "available_potentials", "get_potential"]
+__all__ = [
+    "COULOMB_EV_A",
+    "Potential",
+    "available_potentials",
+    "get_potential",
+    "potential_spec",
+]
