@@ -32,22 +32,36 @@ from amorphdb.store.trajectory import trajectory_from_payload
 def diffusion_summaries(
     trajectory: Trajectory, species: list[str] | None = None
 ) -> dict[str, DiffusionSummary]:
-    """D ± σ (cm²/s) of each species of a trajectory, with window and reliability."""
+    """D ± σ (cm²/s) of each species of a trajectory, with window and reliability.
+
+    Network formers and anions are always included, with their caging diagnostics
+    (``caged``: not yet diffusive, :func:`amorphdb.analysis.relaxation.network_relaxation`).
+    """
+    from amorphdb.analysis.relaxation import network_relaxation, network_species
+
     out: dict[str, DiffusionSummary] = {}
     present = sorted(set(trajectory.symbols))
-    for sp in species or present:
-        if sp not in present:
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = diffusivity(trajectory, species=sp)
+    wanted = list(dict.fromkeys([*(species or present), *network_species(present)]))
+    results = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for sp in wanted:
+            if sp in present:
+                results[sp] = diffusivity(trajectory, species=sp)
+        network = network_relaxation(trajectory, results).species
+    for sp, res in results.items():
+        cage = network.get(sp)
         out[sp] = DiffusionSummary(
             D_cm2_s=float(res.D),
             D_std_cm2_s=float(res.D_std),
             fit_window_ps=tuple(float(x) for x in res.fit_window),
-            method=str(getattr(res, "method", "")),
-            reliable=bool(getattr(res, "reliable", True)),
-            reason=str(getattr(res, "reason", "") or ""),
+            method=str(res.D_std_method),
+            reliable=bool(res.reliable),
+            reason=str(res.reason or ""),
+            caged=None if cage is None else cage.caged,
+            msd_end_A2=None if cage is None else cage.msd_end_A2,
+            loglog_slope_end=None if cage is None else cage.loglog_slope_end,
+            cage_reason=None if cage is None else cage.reason,
         )
     return out
 
@@ -82,6 +96,7 @@ def record_temperature(
     structure = as_structure(run.structure)
     trajectory = trajectory_from_payload(run.trajectory)  # either codec
     diffusion = diffusion_summaries(trajectory, species)
+    frozen = any(bool(d.caged) for d in diffusion.values())  # formers/anions caged
     descriptors: dict[str, Any] = {"stage": stage}
     if hasattr(volume, "model_dump"):
         volume = volume.model_dump()
@@ -106,6 +121,7 @@ def record_temperature(
         trajectory=TrajectoryRef(job_uuid=production_uuid, n_frames=run.n_frames),
         job_refs=dict(job_refs or {}),
         diffusion=diffusion,
+        regime="glass" if frozen else "melt",
         descriptors=descriptors,
         provenance=EngineProvenance(
             engine=str(run.engine.value if hasattr(run.engine, "value") else run.engine),
@@ -126,27 +142,39 @@ def record_arrhenius(
     campaign: str,
     protocol_hash: str,
 ) -> list[ArrheniusDoc]:
-    """Fit D(T) = D0 exp(−Ea/kB T) per species over the anneal temperatures.
+    """Fit D(T) = D0 exp(−Ea/kB T) per species and per regime over the anneal temperatures.
 
-    Only reliable D values enter the fit, weighted by their σ; a species with fewer
-    than two usable temperatures gets a document with ``error`` set and no Ea.
+    A temperature whose network formers/anions are caged (``caged`` in its diffusion
+    summaries) is a *glass* point, otherwise a *melt* point; the two are never fitted
+    together (:func:`amorphdb.analysis.regimes.fit_arrhenius_regimes`). Only reliable D
+    values enter, weighted by their σ. ``Ea_eV``/``D300_cm2_s`` are the glass regime's
+    when it has two or more points (300 K lies below Tg), else the melt regime's;
+    ``regimes`` holds both, with the stated and residual-scaled σ, χ²/dof and the VFT
+    curvature check. A species with no regime of two usable points gets ``error``.
     """
-    from amorphdb.analysis import fit_arrhenius
+    from amorphdb.analysis.regimes import fit_arrhenius_regimes
 
-    species = sorted({sp for per_t in diffusion for sp in per_t})
+    def summaries(per_t: dict[str, Any]) -> dict[str, DiffusionSummary]:
+        return {
+            k: v if isinstance(v, DiffusionSummary) else DiffusionSummary(**v)
+            for k, v in per_t.items()
+        }
+
+    per_temperature = [summaries(per_t) for per_t in diffusion]
+    regime_of = [
+        "glass" if any(bool(s.caged) for s in d.values()) else "melt" for d in per_temperature
+    ]
+    species = sorted({sp for per_t in per_temperature for sp in per_t})
     docs = []
     for sp in species:
-        temps, ds, stds = [], [], []
-        for t, per_t in zip(temperatures_K, diffusion, strict=True):
+        temps, ds, stds, regs = [], [], [], []
+        for t, per_t, reg in zip(temperatures_K, per_temperature, regime_of, strict=True):
             summary = per_t.get(sp)
-            if summary is None:
-                continue
-            if isinstance(summary, dict):
-                summary = DiffusionSummary(**summary)
-            if summary.reliable and summary.D_cm2_s and summary.D_cm2_s > 0:
+            if summary is not None and summary.reliable and (summary.D_cm2_s or 0) > 0:
                 temps.append(float(t))
                 ds.append(summary.D_cm2_s)
                 stds.append(summary.D_std_cm2_s or np.nan)
+                regs.append(reg)
         base = {
             "campaign": campaign,
             "formula": formula,
@@ -154,27 +182,57 @@ def record_arrhenius(
             "protocol_hash": protocol_hash,
             "temperatures_K": temps,
         }
-        if len(temps) < 2:
+        d_std = None if not np.all(np.isfinite(stds)) or not stds else np.asarray(stds)
+        fits = fit_arrhenius_regimes(temps, ds, d_std, regs) if temps else None
+        if fits is None or not fits.fits:
+            why = "; ".join(f"{k}: {v}" for k, v in (fits.skipped if fits else {}).items())
             docs.append(
                 ArrheniusDoc(
                     **base,
-                    error=f"{len(temps)} reliable D value(s); an Arrhenius fit needs at least 2",
+                    error=f"{len(temps)} reliable D value(s) ({why or 'none'}); an Arrhenius "
+                    "fit needs at least 2 in one regime (glass or melt)",
                 )
             )
             continue
-        d_std = None if not np.all(np.isfinite(stds)) else np.asarray(stds)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            arr = fit_arrhenius(np.asarray(temps), np.asarray(ds), d_std)
-            d300, d300_std = arr.extrapolate(300.0)
+        regimes: dict[str, Any] = {k: {"error": v} for k, v in fits.skipped.items()}
+        for name, arr in fits.fits.items():
+            regimes[name] = {
+                "Ea_eV": arr.Ea,
+                "Ea_std_eV": arr.Ea_std,
+                "Ea_std_scaled_eV": arr.Ea_std_scaled,
+                "chi2_dof": arr.chi2_dof,
+                "D0_cm2_s": arr.D0,
+                "temperatures_K": arr.temperatures_K,
+                "curved": fits.curved(name),
+                "vft": fits.as_dict()["vft"].get(name),
+            }
+        main = "glass" if "glass" in fits.fits else "melt"
+        arr = fits.fits[main]
+        d300, d300_std = arr.extrapolate(300.0)
         docs.append(
             ArrheniusDoc(
                 **base,
                 Ea_eV=float(arr.Ea),
-                Ea_std_eV=None if arr.Ea_std is None else float(arr.Ea_std),
+                Ea_std_eV=float(arr.Ea_std),
+                Ea_std_scaled_eV=float(arr.Ea_std_scaled),
+                chi2_dof=None if not np.isfinite(arr.chi2_dof) else float(arr.chi2_dof),
                 D0_cm2_s=float(arr.D0),
                 D300_cm2_s=float(d300),
-                D300_std_cm2_s=None if d300_std is None else float(d300_std),
+                D300_std_cm2_s=float(d300_std),
+                regime=main,
+                curved=fits.curved(main),
+                regimes=_finite(regimes),
             )
         )
     return docs
+
+
+def _finite(value: Any) -> Any:
+    """NaN/inf → None, recursively (documents hold JSON numbers)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

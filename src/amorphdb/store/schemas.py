@@ -85,6 +85,10 @@ class DiffusionSummary(BaseModel):
         Estimator, e.g. ``"msd-ols+block"``.
     reliable
         False when the window is too short / not diffusive; ``reason`` says why.
+    caged, msd_end_A2, loglog_slope_end, cage_reason
+        Network formers and anions only: True when the species has not left the
+        caging regime (MSD < r_nn² or log-log slope < 0.8 at the end of the lags;
+        ``amorphdb.analysis.relaxation``), the MSD there (Å²), the slope, and why.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -95,6 +99,10 @@ class DiffusionSummary(BaseModel):
     method: str = ""
     reliable: bool = True
     reason: str = ""
+    caged: bool | None = None
+    msd_end_A2: float | None = None
+    loglog_slope_end: float | None = None
+    cage_reason: str | None = None
 
 
 class EngineProvenance(BaseModel):
@@ -231,6 +239,11 @@ class AmorphousDoc(_Doc):
         default_factory=dict, description="step name -> jobflow job uuid"
     )
     diffusion: dict[str, DiffusionSummary] = Field(default_factory=dict)
+    regime: str | None = Field(
+        None,
+        description="'glass': network formers/anions still caged (a frozen glass); 'melt': "
+        "the network relaxed during the run",
+    )
     descriptors: dict[str, Any] = Field(default_factory=dict)
     provenance: EngineProvenance | None = None
     error: str | None = None
@@ -310,6 +323,15 @@ class ArrheniusDoc(_Doc):
     n_points: int = 0
     protocol_hash: str = ""
     error: str | None = None
+    regime: str | None = Field(None, description="regime of Ea_eV: 'glass' or 'melt'")
+    Ea_std_scaled_eV: float | None = Field(None, description="σ(Ea)·sqrt(χ²/dof), eV")
+    chi2_dof: float | None = None
+    curved: bool | None = Field(None, description="VFT preferred (F-test) in that regime")
+    regimes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="per regime ('glass', 'melt'): Ea_eV, Ea_std_eV (stated), "
+        "Ea_std_scaled_eV, chi2_dof, D0_cm2_s, temperatures_K, curved, vft; or error",
+    )
 
     @model_validator(mode="after")
     def _fill_chemistry(self) -> ArrheniusDoc:
