@@ -19,6 +19,8 @@ Every field, its default and meaning: ``docs/campaign.md``.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -169,12 +171,36 @@ class CampaignSpec(BaseModel):
     launchers: LauncherSettings = Field(default_factory=lambda: LauncherSettings())
     source: str | None = Field(None, exclude=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _finite(cls, data: Any) -> Any:
+        """Refuse NaN and infinities anywhere (YAML ``.nan``/``.inf`` or "nan"/"inf" text)."""
+        if isinstance(data, Mapping):
+            where = non_finite(data, skip=("name", "source"))
+            if where is not None:
+                path, value = where
+                raise ValueError(f"{path}: {value} is not a finite number; give a finite value")
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        check_name(value)
+        return value
+
     @field_validator("compositions")
     @classmethod
     def _parse(cls, value: list[str]) -> list[str]:
         for formula in value:
             parse_composition(formula)
         return value
+
+    @model_validator(mode="after")
+    def _physical(self) -> CampaignSpec:
+        """Every setting within its physical range (:func:`check_protocol_ranges`)."""
+        check_protocol_ranges(self.protocol)
+        check_engine_settings(self.engine)
+        return self
 
     @model_validator(mode="after")
     def _fold_recovery_budget(self) -> CampaignSpec:
@@ -235,6 +261,158 @@ class CampaignSpec(BaseModel):
         """Folder for the MD runs."""
         path = Path(self.workdir)
         return path if path.is_absolute() else self.base_dir() / path
+
+
+#: temperatures a protocol may ask for (K): finite, above 0 K and below any MD melt
+TEMPERATURE_RANGE_K = (1.0, 10000.0)
+#: starting densities (g/cm³): from aerogel-like 0.1 to above osmium (22.6)
+DENSITY_RANGE_G_CM3 = (0.1, 25.0)
+#: seeds packmol, LAMMPS and numpy accept (unsigned 32-bit)
+SEED_RANGE = (0, 2**32 - 1)
+_NON_FINITE_TEXT = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity",
+                    "-infinity"}
+#: characters a campaign name may not contain (it names folders and record keys)
+_NAME_FORBIDDEN = re.compile(r"[/\\|:*?\"<>\x00-\x1f\x7f]")
+
+
+def check_name(name: str) -> None:
+    """Refuse campaign names that are not plain names (they become folder names and keys).
+
+    Raises
+    ------
+    ValueError
+        A path separator, ``..``, ``|``, a control character, leading/trailing
+        spaces or a leading dot or dash.
+    """
+    bad = _NAME_FORBIDDEN.search(name)
+    problem = None
+    if bad:
+        char = bad.group()
+        problem = f"contains {char!r}" if char.isprintable() else "contains a control character"
+    elif ".." in name:
+        problem = "contains '..'"
+    elif name != name.strip():
+        problem = "starts or ends with a space"
+    elif name.startswith((".", "-")):
+        problem = f"starts with {name[0]!r}"
+    elif len(name) > 100:
+        problem = "is longer than 100 characters"
+    if problem:
+        raise ValueError(f"{name!r} {problem}; use letters, digits, '-', '_' and '.' "
+                         "(e.g. li-silicates)")
+
+
+def non_finite(data: Any, path: str = "", skip: tuple[str, ...] = ()) -> tuple[str, Any] | None:
+    """(dotted path, value) of the first NaN or infinity in nested data, or None."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            if key in skip:
+                continue
+            found = non_finite(value, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif isinstance(data, list | tuple):
+        for i, value in enumerate(data):
+            found = non_finite(value, f"{path}.{i}")
+            if found is not None:
+                return found
+    elif _is_non_finite(data):
+        return path, data
+    return None
+
+
+def _is_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    return isinstance(value, str) and value.strip().lower() in _NON_FINITE_TEXT
+
+
+def _walk(data: Any, path: str = "") -> list[tuple[str, str, Any]]:
+    """(dotted path, key, value) of every mapping entry in nested data."""
+    out = []
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            here = f"{path}.{key}" if path else str(key)
+            out.append((here, str(key), value))
+            out.extend(_walk(value, here))
+    return out
+
+
+def _method(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def check_protocol_ranges(protocol: ProtocolSettings) -> None:
+    """Refuse protocol values outside their physical range (one line naming the field).
+
+    Temperatures (every ``*temperature_K``/``*temperatures_K`` field) in
+    :data:`TEMPERATURE_RANGE_K`; densities (``*density_g_cm3``) in
+    :data:`DENSITY_RANGE_G_CM3`; ``seed`` in :data:`SEED_RANGE`; no anneal temperature
+    twice; ``traj_every`` and ``thermo_every`` no longer than the shortest MD run (a run
+    shorter than one frame has no trajectory to analyse).
+
+    Raises
+    ------
+    ValueError
+        The first value out of range.
+    """
+    data = protocol.model_dump(mode="python")
+    lo_t, hi_t = TEMPERATURE_RANGE_K
+    lo_d, hi_d = DENSITY_RANGE_G_CM3
+    for path, key, value in _walk(data, "protocol"):
+        if value is None:
+            continue
+        if key.endswith(("temperature_K", "temperatures_K")):
+            for t in value if isinstance(value, list) else [value]:
+                if not lo_t <= t <= hi_t:
+                    raise ValueError(f"{path}: {t:g} K is outside {lo_t:g}-{hi_t:g} K; "
+                                     "give temperatures in kelvin")
+        elif key.endswith("density_g_cm3") and not lo_d <= value <= hi_d:
+            raise ValueError(f"{path}: {value:g} g/cm³ is outside {lo_d:g}-{hi_d:g} g/cm³; "
+                             "give a density in g/cm³ or leave it null (estimated)")
+        elif key == "seed" and not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
+            raise ValueError(f"{path}: {value} is outside 0-{SEED_RANGE[1]} (2**32 - 1); "
+                             "use a seed in that range")
+    temps = list(protocol.anneal_temperatures_K)
+    repeated = sorted({t for t in temps if temps.count(t) > 1})
+    if repeated:
+        raise ValueError(f"protocol.anneal_temperatures_K: {', '.join(f'{t:g}' for t in repeated)}"
+                         " K given more than once; list each temperature once")
+    runs = {"volume.n_steps": protocol.volume.n_steps, "melt_steps": protocol.melt_steps,
+            "anneal_steps": protocol.anneal_steps,
+            "max_steps_per_job": protocol.max_steps_per_job}
+    cooling = protocol.cooling
+    method = _method(cooling.method)
+    if method in ("linear", "stepwise"):
+        runs["cooling.n_steps"] = cooling.n_steps
+    if method == "path" and getattr(cooling, "glass_temperature_K", None) is not None:
+        runs["cooling.glass_steps"] = getattr(cooling, "glass_steps", None)
+    runs = {k: v for k, v in runs.items() if v is not None}
+    shortest = min(runs, key=runs.__getitem__)
+    for name in ("traj_every", "thermo_every"):
+        every = getattr(protocol, name)
+        if every > runs[shortest]:
+            raise ValueError(
+                f"protocol.{name}: {every} steps is longer than the shortest MD run "
+                f"(protocol.{shortest}: {runs[shortest]} steps); use at most {runs[shortest]}"
+            )
+
+
+def check_engine_settings(engine: EngineSpec) -> None:
+    """Refuse unknown ``engine.settings`` keys (the engine names the valid ones).
+
+    Only a spec with settings besides ``recovery`` builds its engine (which imports the
+    engine's package), so plain campaigns load fast.
+    """
+    if not set(engine.settings) - {"recovery"}:
+        return
+    from amorphdb.engines import get_engine
+    from amorphdb.errors import EngineError
+
+    try:
+        get_engine(engine)
+    except EngineError:  # the engine's package is missing: run/submit say so
+        return
 
 
 def with_recovery_budget(

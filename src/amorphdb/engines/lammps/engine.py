@@ -27,7 +27,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from amorphdb.analysis import Trajectory
-from amorphdb.engines.base import EngineName, MDEngine, MDRunOutput, MDSettings
+from amorphdb.engines.base import EngineName, EngineSpec, MDEngine, MDRunOutput, MDSettings
 from amorphdb.engines.lammps import inputs, output
 from amorphdb.engines.potentials import Potential, get_potential
 from amorphdb.errors import ConfigError, EngineError
@@ -54,6 +54,15 @@ class LammpsEngine(MDEngine):
     name = EngineName.LAMMPS
     #: 1 fs: safe for Li at 5000 K with the Pedone potential (Li moves ~0.04 Å/fs)
     default_timestep_fs = 1.0
+    #: the keys ``EngineSpec.settings`` may hold (see the module docstring)
+    SETTINGS = ("nprocs", "short_cutoff_A", "coulomb_cutoff_A", "kspace", "recovery")
+
+    def __init__(self, spec: EngineSpec) -> None:
+        super().__init__(spec)
+        unknown = sorted(set(spec.settings) - set(self.SETTINGS))
+        if unknown:
+            raise ConfigError(f"unknown lammps engine setting(s) {unknown}; "
+                              f"allowed: {', '.join(self.SETTINGS)}")
 
     @property
     def potential(self) -> Potential:
