@@ -117,7 +117,19 @@ def test_interrupted_write_leaves_old_document_whole(db, monkeypatch):
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # the process dies before the single replace happens
 
-    monkeypatch.setattr(type(coll), "replace_one", crash)
+    if db.config.type == "embedded":  # dies inside the SQLite transaction, before COMMIT
+        import amorphdb.store.embedded as embedded
+
+        real = embedded.bson.encode
+
+        def crash_on_summary(doc, *a, **k):
+            if doc.get("_id") == before["_id"]:
+                raise KeyboardInterrupt
+            return real(doc, *a, **k)
+
+        monkeypatch.setattr(embedded.bson, "encode", crash_on_summary)
+    else:
+        monkeypatch.setattr(type(coll), "replace_one", crash)
     with pytest.raises(KeyboardInterrupt):
         db.upsert_amorphous(make_amorphous(D_Li=9e-5))
     monkeypatch.undo()

@@ -51,6 +51,7 @@ class Heartbeats:
         self.store = db.config.make_store(HEARTBEAT_COLLECTION)
         self.store.connect()
         self.coll = self.store._collection
+        self.book = db.campaign_book  # atomic upserts (amorphdb.store.campaigns)
 
     @staticmethod
     def key(campaign: str, formula: str) -> str:
@@ -83,7 +84,7 @@ class Heartbeats:
             update["stage"] = stage
         if external_id is not None:
             update["external_id"] = external_id
-        self.coll.update_one({"_id": key}, {"$set": update}, upsert=True)
+        self.book.beat(campaign, formula, update, key=key)  # atomic on every back end
 
     def clear(self, campaign: str, formula: str) -> None:
         """Forget the heartbeat of a finished composition."""

@@ -73,6 +73,9 @@ class CollectionNames(BaseModel):
         description="final structures of the amorphous summaries (kept apart "
         "so summary queries stay fast)",
     )
+    heartbeats: str = Field(
+        "campaign_heartbeats", description="one heartbeat per composition in flight"
+    )
 
 
 class StoreConfig(BaseModel):

@@ -30,7 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from amorphdb.errors import StoreError
+from amorphdb.store.campaigns import CampaignBook
+from amorphdb.store.checksums import seal
 from amorphdb.store.config import StoreConfig, StoreType
+from amorphdb.store.embedded import EmbeddedCollection
 from amorphdb.store.query import (
     DEFAULT_FIELDS,
     SCALAR_FIELDS,
@@ -41,7 +44,6 @@ from amorphdb.store.query import (
 from amorphdb.store.schemas import (
     AmorphousDoc,
     ArrheniusDoc,
-    Attempt,
     CampaignDoc,
     ResultState,
     _Doc,
@@ -102,7 +104,7 @@ DUPLICATE_KEY_ERRORS = _duplicate_key_errors()
 
 def _content(doc: dict[str, Any]) -> dict[str, Any]:
     """Document content without timestamps/_id (for "same result?" comparisons)."""
-    skip = (*_TIMESTAMPS, "_id", "revision", "structure")  # structure: compared by structure_id
+    skip = (*_TIMESTAMPS, "_id", "revision", "structure", "checksum")  # structure: by its id
     return {k: v for k, v in doc.items() if k not in skip}
 
 
@@ -128,6 +130,10 @@ class AmorphousDB:
         self.campaigns_store = config.make_store(names.campaigns)
         self.structures_store = config.make_store(names.structures)
         self.meta_store = config.make_store(names.meta)
+        self.heartbeats_store = config.make_store(names.heartbeats)
+        #: campaign bookkeeping (attempts, claims, heartbeats): :mod:`amorphdb.store.campaigns`
+        self.campaign_book = CampaignBook(self)
+        self._embedded_colls: dict[str, EmbeddedCollection] = {}
         self._snapshot: Snapshot | None = None
         self._job_store: JobStore | None = None
         self._connected = False
@@ -162,6 +168,8 @@ class AmorphousDB:
         for store in self._stores():
             with contextlib.suppress(Exception):
                 store.close()
+        for coll in self._embedded_colls.values():
+            coll.close()
         if self._job_store is not None:
             with contextlib.suppress(Exception):
                 self._job_store.close()
@@ -181,6 +189,7 @@ class AmorphousDB:
             self.campaigns_store,
             self.structures_store,
             self.meta_store,
+            self.heartbeats_store,
         )
 
     def _coll(self, collection: str):
@@ -191,8 +200,20 @@ class AmorphousDB:
             "campaigns": self.campaigns_store,
             "structures": self.structures_store,
             "meta": self.meta_store,
+            "heartbeats": self.heartbeats_store,
         }[collection]
-        return store._collection  # the pymongo(-compatible) Collection
+        # maggma has no public accessor for the pymongo(-compatible) Collection its
+        # stores wrap; find_one/insert_one/replace_one with filters need it
+        return store._collection
+
+    def _embedded(self, collection: str) -> EmbeddedCollection:
+        """O(1) atomic by-key access to an embedded collection (:mod:`.embedded`)."""
+        found = self._embedded_colls.get(collection)
+        if found is None:
+            name = getattr(self.config.collections, collection)
+            found = EmbeddedCollection(self.config.path.expanduser(), self.config.database, name)
+            self._embedded_colls[collection] = found
+        return found
 
     @property
     def job_store(self) -> JobStore:
@@ -229,58 +250,79 @@ class AmorphousDB:
 
     # ------------------------------------------------------------------ writing
     def _upsert(self, doc: _Doc) -> str:
-        """Idempotent whole-document upsert; returns inserted/replaced/unchanged/kept."""
-        coll = self._coll(doc.collection)
+        """Idempotent whole-document upsert; returns inserted/replaced/unchanged/kept.
+
+        Embedded store: one primary-key lookup and write inside one SQLite transaction
+        (:meth:`EmbeddedCollection.update`): O(1) in the collection size and atomic
+        against other processes. MongoDB: insert, or ``replace_one`` whose filter
+        re-checks the stored state (atomic on the server).
+        """
         new = doc.to_mongo()
         key = new["_id"]
         structure = _split_structure(new)
+        if self.config.type is StoreType.EMBEDDED:
+            box: dict[str, Any] = {}
+
+            def change(old: dict[str, Any] | None) -> dict[str, Any] | None:
+                box["old"] = old
+                box["outcome"], out = _decide(type(doc), old, new)
+                return out
+
+            self._put_structure(structure)
+            self._embedded(doc.collection).update(key, change)
+            outcome, old = box["outcome"], box["old"]
+            if outcome in ("inserted", "replaced"):
+                self._bump(doc.collection)
+            self._drop_stale_structure(old, new, outcome)
+            return outcome
+        coll = self._coll(doc.collection)
         for _ in range(5):
             old = coll.find_one({"_id": key})
+            outcome, out = _decide(type(doc), old, new)
+            if out is None:
+                return outcome
+            self._put_structure(structure)
             if old is None:
-                self._put_structure(structure)
                 try:
-                    coll.insert_one(new)
-                    self._bump(doc.collection)
-                    return "inserted"
+                    coll.insert_one(out)
                 except DUPLICATE_KEY_ERRORS:
                     continue  # someone else inserted it meanwhile: compare again
-            old_doc = type(doc).from_mongo(old).to_mongo()
-            if _content(old_doc) == _content(new):
-                return "unchanged"
-            completed = str(ResultState.COMPLETED)
-            if old.get("state") == completed and new["state"] != completed:
-                return "kept"
-            new["created_at"] = old.get("created_at", new["created_at"])
-            new["updated_at"] = utcnow()
-            guard: dict[str, Any] = {"_id": key}
-            if new["state"] != completed:
-                guard["state"] = {"$ne": completed}  # re-checked atomically by the server
-            self._put_structure(structure)
-            result = coll.replace_one(guard, new)
-            if result.matched_count == 1:
-                self._bump(doc.collection)
-                stale = old.get("structure_id")
-                if stale and stale != new.get("structure_id"):
-                    self._coll("structures").delete_one({"_id": stale})
-                return "replaced"
+            else:
+                guard: dict[str, Any] = {"_id": key}
+                if out["state"] != str(ResultState.COMPLETED):
+                    guard["state"] = {"$ne": str(ResultState.COMPLETED)}  # re-checked by server
+                if coll.replace_one(guard, out).matched_count != 1:
+                    continue
+            self._bump(doc.collection)
+            self._drop_stale_structure(old, out, outcome)
+            return outcome
         raise StoreError(f"could not write {doc.collection} document {key} (concurrent writers)")
+
+    def _drop_stale_structure(
+        self, old: dict[str, Any] | None, new: dict[str, Any], outcome: str
+    ) -> None:
+        stale = (old or {}).get("structure_id")
+        if outcome == "replaced" and stale and stale != new.get("structure_id"):
+            if self.config.type is StoreType.EMBEDDED:
+                self._embedded("structures").delete(stale)
+            else:
+                self._coll("structures").delete_one({"_id": stale})
 
     # ------------------------------------------------------------------ snapshot
     def _bump(self, collection: str) -> None:
         """Record that ``collection`` changed (embedded: invalidates query snapshots)."""
         if self.config.type is not StoreType.EMBEDDED or collection != "amorphous":
             return
-        token = {"_id": collection, "token": uuid.uuid4().hex}
-        self._coll("meta").replace_one({"_id": collection}, token, upsert=True)
+        self._embedded("meta").put({"_id": collection, "token": uuid.uuid4().hex})
 
     def _current_snapshot(self) -> Snapshot | None:
         """The summaries snapshot, reloaded if any writer changed them (embedded only)."""
         if self.config.type is not StoreType.EMBEDDED or not self.config.query_cache:
             return None
-        meta = self._coll("meta").find_one({"_id": "amorphous"})
+        meta = self._embedded("meta").get("amorphous")
         if meta is None:  # a store written before tokens existed: start one
             self._bump("amorphous")
-            meta = self._coll("meta").find_one({"_id": "amorphous"}) or {}
+            meta = self._embedded("meta").get("amorphous") or {}
         token = meta.get("token")
         if self._snapshot is None or self._snapshot.token != token or token is None:
             # token first, then the scan: a write in between only causes one more reload
@@ -320,8 +362,11 @@ class AmorphousDB:
                 yield doc
 
     def _put_structure(self, structure: dict[str, Any] | None) -> None:
-        """Insert a structure document (its _id contains a content hash: never replaced)."""
+        """Store a structure document (its _id contains a content hash: same id, same data)."""
         if structure is None:
+            return
+        if self.config.type is StoreType.EMBEDDED:
+            self._embedded("structures").put(structure)  # O(1) atomic upsert
             return
         with contextlib.suppress(*DUPLICATE_KEY_ERRORS):  # the same structure is stored
             self._coll("structures").insert_one(structure)
@@ -381,7 +426,7 @@ class AmorphousDB:
                 seen.add(key)
                 if structure is not None:
                     structures.append(structure)
-                fresh.append(new)
+                fresh.append(seal(new))
         if fresh:
             try:
                 self._put_structures(structures)
@@ -404,138 +449,10 @@ class AmorphousDB:
         stage: str | None = None,
         claim: bool = False,
     ) -> CampaignDoc | None:
-        """Record the state of a composition's current attempt in ``campaigns``.
-
-        A ``waiting``/``running`` record opens a new attempt when the last one is finished
-        (or updates the open one); ``completed``/``failed`` closes the open attempt, or adds
-        a finished one. Repeating the last record changes nothing. A failed rerun of a
-        completed composition keeps the campaign ``completed`` (its results stand) and
-        records the error in the attempt and ``last_error``.
-
-        Parameters
-        ----------
-        campaign, formula
-            The key (formula in any notation; stored reduced).
-        state
-            ``waiting``, ``running``, ``completed`` or ``failed``.
-        settings
-            Settings used by this attempt (engine, time step, ...).
-        error
-            Error message of a failed attempt.
-        stage
-            Last protocol stage reached (``pack``, ``melt``, ``anneal_1000K``, ...).
-        claim
-            Open a new attempt only if the composition is free (no record, or its last
-            attempt failed); return None when it is completed or another launcher holds an
-            open attempt. The check and the write are one compare-and-set (insert of a new
-            key, or replace of the revision read), so of two launchers racing for the same
-            composition exactly one gets it.
-        """
-        try:
-            state = ResultState(state)
-        except ValueError:
-            known = ", ".join(s.value for s in ResultState)
-            raise StoreError(f"unknown state '{state}'; use one of {known}") from None
-        with self._campaign_lock():
-            return self._record_attempt(campaign, formula, state, settings, error, stage, claim)
-
-    @contextlib.contextmanager
-    def _campaign_lock(self) -> Iterator[None]:
-        """Make a campaign record's read-compare-write one step for every process.
-
-        MongoDB applies ``replace_one({"revision": r})`` atomically, so the revision check
-        alone suffices there. montydb reads and writes in Python: two processes can both
-        match the old revision, so on the embedded store an exclusive lock file (``flock``;
-        all writers of an embedded store run on one host) serialises the step.
-        """
-        if self.config.type is not StoreType.EMBEDDED:
-            yield
-            return
-        import fcntl
-
-        path = Path(self.config.path) / ".campaigns.lock"
-        with open(path, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def _record_attempt(
-        self,
-        campaign: str,
-        formula: str,
-        state: ResultState,
-        settings: dict[str, Any] | None,
-        error: str | None,
-        stage: str | None,
-        claim: bool,
-    ) -> CampaignDoc | None:
-        coll = self._coll("campaigns")
-        key = CampaignDoc(campaign=campaign, formula=formula).key()
-        settings = settings or {}
-        open_states = (ResultState.WAITING, ResultState.RUNNING)
-        for _ in range(10):
-            old = coll.find_one({"_id": key})
-            doc = (
-                CampaignDoc.from_mongo(old)
-                if old
-                else CampaignDoc(campaign=campaign, formula=formula)
-            )
-            revision = doc.revision
-            last = doc.attempts[-1] if doc.attempts else None
-            if claim and old is not None and doc.state in (*open_states, ResultState.COMPLETED):
-                return None  # taken: completed, or in flight with another launcher
-            if (
-                last is not None
-                and last.state == state
-                and last.error == error
-                and (last.stage == stage or stage is None)
-                and (not settings or last.settings == settings)
-            ):
-                return doc  # the same record again: nothing changes
-            now = utcnow()
-            if last is not None and last.state in open_states:
-                last.state = state
-                last.settings = settings or last.settings
-                last.error = error
-                last.stage = stage or last.stage
-                if state not in open_states:
-                    last.finished_at = now
-            else:
-                number = (last.number + 1) if last else 1
-                doc.attempts.append(
-                    Attempt(
-                        number=number,
-                        state=state,
-                        settings=settings,
-                        error=error,
-                        stage=stage,
-                        started_at=now,
-                        finished_at=None if state in open_states else now,
-                    )
-                )
-            had_completed = any(a.state == ResultState.COMPLETED for a in doc.attempts)
-            if state == ResultState.FAILED and had_completed:
-                doc.state = ResultState.COMPLETED
-            else:
-                doc.state = state
-            doc.stage = stage or doc.stage
-            if error:
-                doc.last_error = error
-            doc.updated_at = now
-            doc.revision = revision + 1
-            new = doc.to_mongo()
-            if old is None:
-                try:
-                    coll.insert_one(new)
-                    return doc
-                except DUPLICATE_KEY_ERRORS:
-                    continue
-            # optimistic concurrency: replace only the revision we read
-            if coll.replace_one({"_id": key, "revision": revision}, new).matched_count == 1:
-                return doc
-        raise StoreError(f"could not record attempt for {key} (concurrent writers); retry")
+        """Record a composition's attempt; see :meth:`.CampaignBook.record_attempt`."""
+        return self.campaign_book.record_attempt(
+            campaign, formula, state, settings, error, stage, claim
+        )
 
     def build_from_job_store(self, job_store: JobStore | None = None) -> dict[str, int]:
         """Collect ``record_temperature`` / ``record_arrhenius`` job outputs into the collections.
@@ -784,21 +701,14 @@ class AmorphousDB:
         return [ArrheniusDoc.from_mongo(d) for d in self._coll("arrhenius").find(crit)]
 
     def get_campaign(self, campaign: str, formula: str) -> CampaignDoc | None:
-        """The bookkeeping document of one composition of a campaign."""
-        key = CampaignDoc(campaign=campaign, formula=formula).key()
-        doc = self._coll("campaigns").find_one({"_id": key})
-        return CampaignDoc.from_mongo(doc) if doc else None
+        """The bookkeeping document of one composition (:meth:`.CampaignBook.get`)."""
+        return self.campaign_book.get(campaign, formula)
 
     def find_campaigns(
         self, campaign: str | None = None, state: str | None = None
     ) -> list[CampaignDoc]:
-        """Campaign bookkeeping documents, optionally of one campaign and/or state."""
-        crit: dict[str, Any] = {}
-        if campaign:
-            crit["campaign"] = campaign
-        if state:
-            crit["state"] = str(ResultState(state))
-        return [CampaignDoc.from_mongo(d) for d in self._coll("campaigns").find(crit)]
+        """Campaign bookkeeping documents (:meth:`.CampaignBook.find`)."""
+        return self.campaign_book.find(campaign, state)
 
     # ------------------------------------------------------------------ trajectories
     def get_trajectory(self, doc_or_query: AmorphousDoc | dict[str, Any] | str) -> Trajectory:
@@ -884,6 +794,28 @@ class AmorphousDB:
             "campaigns_by_state": dict(camp_state.most_common()),
             "address": self.config.address,
         }
+
+
+def _decide(
+    schema: type[_Doc], old: dict[str, Any] | None, new: dict[str, Any]
+) -> tuple[str, dict[str, Any] | None]:
+    """What to store for ``new`` given the stored ``old``: (outcome, document or None).
+
+    Same content: ``unchanged``; a completed result is never replaced by a non-completed
+    one (``kept``); otherwise ``inserted``/``replaced`` with ``created_at`` kept, a fresh
+    ``updated_at`` and a new checksum (:mod:`.checksums`).
+    """
+    out = dict(new)
+    if old is None:
+        return "inserted", seal(out)
+    if _content(schema.from_mongo(old).to_mongo()) == _content(new):
+        return "unchanged", None
+    completed = str(ResultState.COMPLETED)
+    if old.get("state") == completed and new["state"] != completed:
+        return "kept", None
+    out["created_at"] = old.get("created_at", new["created_at"])
+    out["updated_at"] = utcnow()
+    return "replaced", seal(out)
 
 
 def _split_structure(new: dict[str, Any]) -> dict[str, Any] | None:

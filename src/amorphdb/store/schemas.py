@@ -155,7 +155,11 @@ class _Doc(BaseModel):
     def _fill_formula(cls, data: Any) -> Any:
         if isinstance(data, dict):
             # drop the store's _id and monty's @module/@class/@version (jobflow outputs)
-            data = {k: v for k, v in data.items() if k != "_id" and not k.startswith("@")}
+            data = {
+                k: v
+                for k, v in data.items()
+                if k not in ("_id", "checksum") and not k.startswith("@")
+            }
             if data.get("formula") and not data.get("formula_reduced"):
                 data["formula_reduced"] = reduced_formula(str(data["formula"]))
             # jobflow's reference resolution decodes nested MSONables (the final
