@@ -46,7 +46,7 @@ def test_wang_covers_soda_lime_borosilicate():
 
 def test_lammps_lines_pedone():
     lines = get_potential("pedone2006").lammps_lines(["Li", "O", "Si"])
-    assert "pair_style hybrid/overlay pedone 5.5 coul/long 8.0" in lines
+    assert "pair_style hybrid/overlay pedone 10.0 coul/long 8.0" in lines
     assert "pair_coeff 2 3 pedone 0.340554 2.0067 2.1 1.0" in lines
     # cation-cation pairs are Coulomb only: no pedone coefficients for Li-Si
     assert not any(line.startswith("pair_coeff 1 3 pedone") for line in lines)

@@ -380,19 +380,21 @@ class MeltQuenchMaker(Maker):
             else:
                 records.append(record)
 
-        arrhenius = record_arrhenius(
-            list(p.anneal_temperatures_K),
-            [r.output.diffusion for r in records],
-            formula=formula,
-            **record_kw,
-        )
-        jobs.append(arrhenius)
+        arrhenius = None
+        if records:  # a glass-only flow (no anneal temperatures) has no Arrhenius fit
+            arrhenius = record_arrhenius(
+                list(p.anneal_temperatures_K),
+                [r.output.diffusion for r in records],
+                formula=formula,
+                **record_kw,
+            )
+            jobs.append(arrhenius)
         output = {
             "formula": formula,
             "melt": melt_record.output,
             "anneals": [r.output for r in records],
             "glass": None if glass_record is None else glass_record.output,
-            "arrhenius": arrhenius.output,
+            "arrhenius": None if arrhenius is None else arrhenius.output,
         }
         return Flow(jobs, output=output, name=f"{self.name} {formula}")
 
