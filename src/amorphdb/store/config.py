@@ -55,6 +55,15 @@ class StoreType(StrEnum):
     MONGODB = "mongodb"
 
 
+class BlobLayout(StrEnum):
+    """Where the embedded store keeps trajectory blobs."""
+
+    #: one content-addressed file per blob + small index files (O(1); :mod:`.blobs`)
+    FILES = "files"
+    #: documents in the montydb ``trajectories`` collection (scans on every access)
+    COLLECTION = "collection"
+
+
 class CollectionNames(BaseModel):
     """Collection names; the defaults rarely need changing."""
 
@@ -105,6 +114,10 @@ class StoreConfig(BaseModel):
     query_cache
         Embedded store only: answer summary queries from an in-process snapshot
         (:mod:`amorphdb.store.snapshot`), reloaded whenever another writer changed data.
+    blob_layout
+        Embedded store only: ``files`` (default; one content-addressed file per
+        trajectory under ``<path>/blobs``, :mod:`amorphdb.store.blobs`) or ``collection``
+        (the montydb ``trajectories`` collection of earlier versions).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -125,6 +138,7 @@ class StoreConfig(BaseModel):
         description="embedded store: answer summary queries from an in-process snapshot "
         "(reloaded when any AmorphousDB writer changes the data)",
     )
+    blob_layout: BlobLayout = BlobLayout.FILES
     collections: CollectionNames = Field(default_factory=CollectionNames)
 
     # ------------------------------------------------------------------ loading
@@ -277,6 +291,10 @@ class StoreConfig(BaseModel):
             Build the blob store (GridFS on MongoDB) instead of a document store.
         """
         if self.type is StoreType.EMBEDDED:
+            if blob and self.blob_layout is BlobLayout.FILES:
+                from amorphdb.store.blobs import FileBlobStore
+
+                return FileBlobStore(self.path.expanduser().resolve() / "blobs")
             # use_bson: pymongo's BSON (binary payloads as bytes, same codec as MongoDB)
             return LockedMontyStore(
                 collection,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import zlib
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -34,15 +35,24 @@ from amorphdb.errors import StoreError
 CODEC = "xor-shuffle-zlib"
 
 
+class Precision(StrEnum):
+    """How trajectory positions/velocities are stored (recorded as ``stored_dtype``)."""
+
+    #: in the dtype they came in (float64 stays float64): lossless
+    LOSSLESS = "lossless"
+    #: float32 (~1e-5 Å resolution at 100 Å; half the size of float64): lossy for float64
+    FLOAT32 = "float32"
+
+
 def encode_positions(positions: np.ndarray, dtype: str = "float32") -> dict[str, Any]:
-    """Losslessly encode ``(n_frames, n_atoms, 3)`` positions (Å) for storage.
+    """Losslessly encode ``(n_frames, n_atoms, 3)`` positions (Å) in ``dtype``.
 
     Parameters
     ----------
     positions
         Cartesian positions, Å.
     dtype
-        ``"float32"`` (default; ~1e-5 Å resolution at 100 Å) or ``"float64"``.
+        ``"float32"`` or ``"float64"``; the codec itself is lossless in that dtype.
     """
     arr = np.ascontiguousarray(positions, dtype=np.dtype(dtype).newbyteorder("<"))
     itemsize = arr.dtype.itemsize
@@ -72,10 +82,17 @@ class StoredTrajectory(Trajectory):
     """A :class:`~amorphdb.analysis.Trajectory` that serialises with the compact codec."""
 
     def as_dict(self, float64: bool | None = None) -> dict[str, Any]:
-        """JSON-able dict; positions (and velocities) with :func:`encode_positions`."""
-        if float64 is None:
-            float64 = bool(self.metadata.get("store_float64", False))
-        fdt = "float64" if float64 else "float32"
+        """JSON-able dict; positions (and velocities) with :func:`encode_positions`.
+
+        Stored in ``metadata["stored_dtype"]`` when set (by :func:`prepare_trajectory`),
+        else losslessly in the positions' own dtype; ``float64`` forces one or the other.
+        """
+        if float64 is not None:
+            fdt = "float64" if float64 else "float32"
+        elif self.metadata.get("store_float64"):
+            fdt = "float64"
+        else:
+            fdt = str(self.metadata.get("stored_dtype") or _float_name(self.positions.dtype))
         vel = self.velocities
         return {
             "@module": type(self).__module__,
@@ -104,7 +121,13 @@ class StoredTrajectory(Trajectory):
         )
 
 
-def prepare_trajectory(trajectory: Trajectory, stride: int = 1) -> StoredTrajectory:
+def _float_name(dtype: np.dtype) -> str:
+    return "float32" if np.dtype(dtype).itemsize <= 4 else "float64"
+
+
+def prepare_trajectory(
+    trajectory: Trajectory, stride: int = 1, precision: Precision | str = Precision.LOSSLESS
+) -> StoredTrajectory:
     """Subsample (keep every ``stride``-th frame) and wrap for compact storage.
 
     Parameters
@@ -114,13 +137,30 @@ def prepare_trajectory(trajectory: Trajectory, stride: int = 1) -> StoredTraject
     stride
         Keep every ``stride``-th frame (the stored time step becomes ``stride`` x larger);
         ``StoreConfig.trajectory_stride`` is the configured value.
+    precision
+        ``lossless`` (default: positions stored in the dtype they came in) or ``float32``
+        (a documented lossy choice for float64 input). The stored record states it:
+        ``metadata["stored_dtype"]`` and ``metadata["stored_precision"]``.
     """
+    try:
+        precision = Precision(precision)
+    except ValueError:
+        known = ", ".join(p.value for p in Precision)
+        raise StoreError(
+            f"unknown trajectory precision '{precision}'; use one of {known}"
+        ) from None
     if int(stride) < 1:
         raise StoreError(f"trajectory stride must be >= 1, got {stride}; use 1 to keep all frames")
     traj = trajectory.subsample(int(stride)) if int(stride) > 1 else trajectory
     meta = dict(traj.metadata)
     if int(stride) > 1:
         meta["storage_stride"] = int(meta.get("storage_stride", 1)) * int(stride)
+    native = _float_name(traj.positions.dtype)
+    meta["stored_dtype"] = native if precision is Precision.LOSSLESS else "float32"
+    meta["stored_precision"] = (
+        "lossless" if meta["stored_dtype"] == native else f"lossy ({native} stored as float32)"
+    )
+    meta.pop("store_float64", None)
     return StoredTrajectory(
         traj.species, traj.positions, traj.lattice, traj.time_step, traj.velocities, meta
     )
