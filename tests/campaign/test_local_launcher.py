@@ -240,3 +240,114 @@ def test_sigkill_launcher_shows_lost_workers_stop_rerun_completes(campaign_file)
             assert "is gone" in doc.attempts[0].error
             temps = sorted(d.temperature_K for d in db.find(campaign="tiny", formula=formula))
             assert temps == [1500.0, 2500.0, 5000.0]
+
+
+def test_journal_is_data_a_crafted_file_runs_no_code(tmp_path):
+    """A pickle payload or a monty-style class reference in a journal is never executed."""
+    import pickle
+
+    from amorphdb.campaign.local import read_journal_checked
+
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    journal = tmp_path / ".amorphdb-journal-x.jsonl"
+    crafted = {"kind": "docs", "docs": [{"uuid": "u1", "index": 1, "output": {
+        "@module": "os", "@class": "system", "command": f"touch {marker}"}}]}
+    import json
+
+    journal.write_bytes(pickle.dumps(Exploit()) + b"\n" + json.dumps(crafted).encode() + b"\n")
+    docs, blobs, damaged = read_journal_checked(journal)
+    assert not marker.exists()
+    assert damaged == [1]  # the pickle line is reported, the JSON record is read as data
+    assert docs == crafted["docs"] and blobs == []
+    assert docs[0]["output"]["@module"] == "os"  # a plain dict: nothing imported or called
+
+
+def test_journal_round_trip_cut_and_damaged_lines(tmp_path):
+    """Bytes and dates survive; a last line cut by a kill is dropped, a garbled one reported."""
+    from datetime import datetime
+
+    from amorphdb.campaign.local import (
+        JournaledMemoryStore,
+        read_journal,
+        read_journal_checked,
+    )
+
+    path = tmp_path / ".amorphdb-journal-y.jsonl"
+    docs = JournaledMemoryStore(str(path), "docs")
+    data = JournaledMemoryStore(str(path), "data")
+    for store in (docs, data):
+        store.connect()
+    when = datetime(2026, 11, 30, 18, 0, 5)
+    docs.update([{"uuid": "a", "index": 1, "name": "melt 5000 K", "at": when}],
+                key=["uuid", "index"])
+    data.update([{"blob_uuid": "b", "job_uuid": "a", "data": b"\x00\x01raw"}], key="blob_uuid")
+    docs.update([{"uuid": "a", "index": 1, "name": "melt 5000 K", "at": when, "v": 2}],
+                key=["uuid", "index"])
+    whole = path.read_bytes()
+    assert whole.count(b"\n") == 3
+
+    journal = read_journal_checked(path)
+    assert journal.damaged == []
+    assert journal.docs == [{"uuid": "a", "index": 1, "name": "melt 5000 K", "at": when, "v": 2}]
+    assert journal.blobs == [{"blob_uuid": "b", "job_uuid": "a", "data": b"\x00\x01raw"}]
+
+    path.write_bytes(whole + b'{"kind": "docs", "docs": [{"uuid": "c"')  # killed mid-write
+    assert read_journal_checked(path).damaged == []
+    lines = whole.split(b"\n")
+    path.write_bytes(b"\n".join([lines[0], b"\x9f\x00garbage", *lines[1:]]))
+    journal = read_journal_checked(path)
+    assert journal.damaged == [2] and len(journal.docs) == 1 and len(journal.blobs) == 1
+    assert read_journal(path) == (journal.docs, journal.blobs)  # reported, not fatal
+
+
+def test_journal_write_failure_keeps_whole_records_and_stops_journaling(tmp_path, monkeypatch):
+    """A full disk mid-record: the file is cut back to its last whole record."""
+    from amorphdb.campaign.local import JournaledMemoryStore, read_journal_checked
+
+    path = tmp_path / ".amorphdb-journal-z.jsonl"
+    store = JournaledMemoryStore(str(path), "docs")
+    store.connect()
+    store.update([{"uuid": "a", "index": 1}], key=["uuid", "index"])
+    size = path.stat().st_size
+    real_fsync = os.fsync
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    store.update([{"uuid": "b", "index": 1, "pad": "x" * 10000}], key=["uuid", "index"])
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert "No space left on device" in store.journal_error
+    assert path.stat().st_size == size  # no half record left behind
+    store.update([{"uuid": "c", "index": 1}], key=["uuid", "index"])  # journaling stopped
+    assert path.stat().st_size == size
+    assert store.count() == 3  # every document still in memory for the result
+    assert [d["uuid"] for d in read_journal_checked(path).docs] == ["a"]
+
+
+def test_orphaned_journals_are_saved_and_removed(tmp_path):
+    from jobflow import JobStore
+    from maggma.stores import MemoryStore
+
+    from amorphdb.campaign.local import JournaledMemoryStore, recover_journals
+
+    folder = tmp_path / "Li2Si2O5"
+    folder.mkdir()
+    path = folder / ".amorphdb-journal-dead.jsonl"
+    store = JournaledMemoryStore(str(path), "docs")
+    store.connect()
+    store.update([{"uuid": "m", "index": 1, "name": "melt 5000 K"},
+                  {"uuid": "r", "index": 1, "name": "record_temperature"}],
+                 key=["uuid", "index"])
+    job_store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    job_store.connect()
+    assert recover_journals(job_store, folder) == 2
+    assert not path.exists()
+    # finished jobs saved; a killed attempt's record job is not (no summary from it)
+    assert [d["name"] for d in job_store.docs_store.query({})] == ["melt 5000 K"]
+    assert recover_journals(job_store, folder) == 0
