@@ -96,6 +96,8 @@ def launchpad_file(spec: CampaignSpec) -> Path:
 class FireWorksLauncher:
     """Adds campaign workflows to a LaunchPad (connected and pinged on creation)."""
 
+    name = "fireworks"
+
     def __init__(self, launchpad: Any) -> None:
         self.launchpad = launchpad
 
@@ -132,10 +134,15 @@ class FireWorksLauncher:
         specs: dict[str, CampaignSpec] | None = None,
         attempt_info: dict[str, dict[str, Any]] | None = None,
         resume: bool = False,
+        on_progress: Any = None,
+        on_result: Any = None,
+        claim: bool = True,
     ) -> dict[str, Any]:
         """Add one workflow per composition; record each as ``waiting``.
 
-        ``resume`` (a rerun) reuses the stages earlier attempts completed.
+        ``resume`` (a rerun) reuses the stages earlier attempts completed. Progress and
+        results come later, through :meth:`sync` (``on_progress``/``on_result`` unused);
+        every composition is claimed (``claim`` is always on).
         """
         def add(s: CampaignSpec, formula: str, point: Any) -> tuple[dict[str, Any], str]:
             ids = self.launchpad.add_wf(campaign_workflow(s, formula, resume=point))
@@ -143,3 +150,9 @@ class FireWorksLauncher:
             return {"fw_ids": fw_ids}, str(fw_ids[0])
 
         return submit_claimed(spec, formulas, "fireworks", add, specs, attempt_info, resume)
+
+    def sync(self, spec: CampaignSpec, db: Any) -> dict[str, str]:
+        """Take the outcomes of this launcher's workers into the campaign records."""
+        from amorphdb.campaign.sync import sync_campaign
+
+        return sync_campaign(spec, db, launchpad=self.launchpad)

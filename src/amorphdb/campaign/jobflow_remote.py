@@ -44,6 +44,8 @@ def prepare_flow(spec: CampaignSpec, formula: str, resume: ResumePoint | None = 
 class JobflowRemoteLauncher:
     """Submits to a jobflow-remote project (checked on creation)."""
 
+    name = "jobflow-remote"
+
     def __init__(self, project: Any, project_name: str | None) -> None:
         self.project = project
         self.project_name = project_name
@@ -99,10 +101,15 @@ class JobflowRemoteLauncher:
         specs: dict[str, CampaignSpec] | None = None,
         attempt_info: dict[str, dict[str, Any]] | None = None,
         resume: bool = False,
+        on_progress: Any = None,
+        on_result: Any = None,
+        claim: bool = True,
     ) -> dict[str, Any]:
         """Add one flow per composition to the project; record each as ``waiting``.
 
-        ``resume`` (a rerun) reuses the stages earlier attempts completed.
+        ``resume`` (a rerun) reuses the stages earlier attempts completed. Progress and
+        results come later, through :meth:`sync` (``on_progress``/``on_result`` unused);
+        every composition is claimed (``claim`` is always on).
         """
         from jobflow_remote import submit_flow
 
@@ -115,6 +122,12 @@ class JobflowRemoteLauncher:
 
         return submit_claimed(spec, formulas, "jobflow-remote", add, specs, attempt_info,
                               resume)
+
+    def sync(self, spec: CampaignSpec, db: Any) -> dict[str, str]:
+        """Take the outcomes of this launcher's workers into the campaign records."""
+        from amorphdb.campaign.sync import sync_campaign
+
+        return sync_campaign(spec, db, job_controller=self.job_controller())
 
 
 def _address(store: Any) -> str:

@@ -196,6 +196,7 @@ class ParslLauncher:
         resume: bool = False,
         on_progress: Callable[[str, str], None] | None = None,
         on_result: Callable[[CompositionResult], None] | None = None,
+        claim: bool = True,
         db: Any = None,
     ) -> dict[str, CompositionResult]:
         """Claim, run on pilot jobs until every composition finished, record; see module doc.
@@ -209,7 +210,7 @@ class ParslLauncher:
         db = open_database(spec.store_path()) if own_db else db
         try:
             return _drive(self, spec, db, formulas, specs or {}, attempt_info or {}, resume,
-                          on_progress, on_result)
+                          on_progress, on_result, claim)
         finally:
             if own_db:
                 db.close()
@@ -223,7 +224,7 @@ def _drive(
     launcher: ParslLauncher, spec: CampaignSpec, db: Any, formulas: list[str],
     specs: dict[str, CampaignSpec], attempt_info: dict[str, dict[str, Any]], resume: bool,
     on_progress: Callable[[str, str], None] | None,
-    on_result: Callable[[CompositionResult], None] | None,
+    on_result: Callable[[CompositionResult], None] | None, claim: bool,
 ) -> dict[str, CompositionResult]:
     import parsl
     from parsl import python_app
@@ -236,7 +237,7 @@ def _drive(
         s = specs.get(formula, spec)
         settings[formula] = {**attempt_settings(s, "parsl"), **attempt_info.get(formula, {})}
         if db.record_attempt(spec.name, formula, "waiting", settings=settings[formula],
-                             stage="queued", claim=True) is None:
+                             stage="queued", claim=claim) is None:
             continue  # completed, or in flight with another launcher
         claimed.append(formula)
         heartbeats.beat(spec.name, formula, launcher="parsl", stage="queued")

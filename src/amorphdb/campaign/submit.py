@@ -14,17 +14,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from amorphdb.campaign.cost import CostEstimate, estimate_cost
 from amorphdb.campaign.escalation import Escalation, classify_error, escalate
-from amorphdb.campaign.local import (
-    CompositionResult,
-    resume_point_for,
-    run_campaign,
-    validate_campaign,
+from amorphdb.campaign.launchers import (
+    CampaignLauncher,
+    Launcher,
+    connect_launcher,
+    parse_launcher,
 )
+from amorphdb.campaign.local import CompositionResult, resume_point_for, validate_campaign
 from amorphdb.campaign.spec import CampaignSpec
 from amorphdb.campaign.status import LOST, NEW, CompositionStatus, campaign_status
 from amorphdb.engines import EngineSpec
@@ -32,22 +32,7 @@ from amorphdb.errors import ConfigError
 from amorphdb.flows.protocol import ProtocolSettings
 from amorphdb.store.schemas import ResultState
 
-
-class Launcher(StrEnum):
-    """Where compositions run."""
-
-    LOCAL = "local"
-    FIREWORKS = "fireworks"
-    JOBFLOW_REMOTE = "jobflow-remote"
-
-
-def parse_launcher(name: str) -> Launcher:
-    """The launcher named ``name``; one-line :class:`ConfigError` otherwise."""
-    try:
-        return Launcher(name)
-    except ValueError:
-        known = ", ".join(x.value for x in Launcher)
-        raise ConfigError(f"unknown launcher '{name}'; use one of {known}") from None
+__all__ = ["Launcher", "dry_run", "parse_launcher", "plan_submission", "rerun", "submit"]
 
 
 @dataclass
@@ -140,8 +125,14 @@ def _try_job_controller(spec: CampaignSpec) -> Any:
         return None
 
 
-def sync_and_read_status(spec: CampaignSpec, db: Any) -> list[CompositionStatus]:
-    """Take distributed launchers' outcomes into the records, then read the status."""
+def sync_and_read_status(
+    spec: CampaignSpec, db: Any, backend: CampaignLauncher | None = None
+) -> list[CompositionStatus]:
+    """Take distributed launchers' outcomes into the records, then read the status.
+
+    ``backend``: a launcher this command already connected (its LaunchPad or project is
+    reused, not connected to a second time).
+    """
     from amorphdb.campaign.sync import DISTRIBUTED, sync_campaign
 
     launchers = {
@@ -149,8 +140,13 @@ def sync_and_read_status(spec: CampaignSpec, db: Any) -> list[CompositionStatus]
         if d.attempts and d.state in (ResultState.WAITING, ResultState.RUNNING)
     }
     if launchers & set(DISTRIBUTED):
-        launchpad = _try_launchpad(spec) if "fireworks" in launchers else None
-        controller = _try_job_controller(spec) if "jobflow-remote" in launchers else None
+        name = getattr(backend, "name", None)
+        launchpad = controller = None
+        if "fireworks" in launchers:
+            launchpad = backend.launchpad if name == "fireworks" else _try_launchpad(spec)
+        if "jobflow-remote" in launchers:
+            controller = (backend.job_controller() if name == "jobflow-remote"
+                          else _try_job_controller(spec))
         sync_campaign(spec, db, launchpad, controller)
     return read_status(spec, db)
 
@@ -160,25 +156,47 @@ def submit(
     launcher: Launcher | str = Launcher.LOCAL,
     on_progress: Callable[[str, str], None] | None = None,
     on_result: Callable[[CompositionResult], None] | None = None,
+    retry_failed: bool = False,
+    force: bool = False,
+    on_plan: Callable[[SubmissionPlan], None] | None = None,
 ) -> tuple[SubmissionPlan, dict[str, Any]]:
     """Submit what is not completed, in flight or failed; return the plan and outcome.
 
     Everything is checked first (compositions against the engine, the store, the
-    launcher's server): on any error nothing is submitted.
+    launcher's server or scheduler): on any error nothing is submitted. Every launcher
+    claims each composition before running it, so concurrent submits run it once.
+
+    Parameters
+    ----------
+    retry_failed
+        Also run failed and lost compositions again, with the file's settings
+        (``amorphdb run``; ``rerun`` escalates them instead).
+    force
+        Also recompute completed compositions (``run --force``): claims are not
+        checked for them; in-flight ones are still skipped.
+    on_plan
+        Called with the plan once everything is checked, before anything runs.
     """
     from amorphdb.store import open_database
 
-    launcher = parse_launcher(str(launcher))
     formulas = validate_campaign(spec)
-    backend = _backend(spec, launcher)  # connect to the LaunchPad / project first
+    backend = connect_launcher(spec, launcher)  # LaunchPad / project / scheduler first
     with open_database(spec.store_path()) as db:
-        plan = plan_submission(spec, formulas, sync_and_read_status(spec, db))
+        plan = plan_submission(spec, formulas, sync_and_read_status(spec, db, backend))
+    extra = (plan.completed if force else []) + (plan.failed if force or retry_failed else [])
+    if extra:
+        chosen = set(plan.to_submit) | set(extra)
+        plan.to_submit = [f for f in formulas if f in chosen]
+        plan.completed = [f for f in plan.completed if f not in chosen]
+        plan.failed = [f for f in plan.failed if f not in chosen]
+        plan.cost = estimate_cost(len(plan.to_submit), spec.protocol, spec.engine.name,
+                                  spec.cost_per_atom_step_core_s)
+    if on_plan is not None:
+        on_plan(plan)
     if not plan.to_submit:
         return plan, {}
-    if launcher == Launcher.LOCAL:
-        outcome = run_campaign(spec, on_progress, on_result, formulas=plan.to_submit)
-    else:
-        outcome = backend.submit(spec, plan.to_submit)
+    outcome = backend.submit(spec, plan.to_submit, on_progress=on_progress,
+                             on_result=on_result, claim=not force)
     # compositions another launcher claimed between our plan and our claim
     taken = [f for f in plan.to_submit if f not in outcome]
     plan.to_submit = [f for f in plan.to_submit if f in outcome]
@@ -282,10 +300,9 @@ def rerun(
     """
     from amorphdb.store import open_database
 
-    launcher = parse_launcher(str(launcher))
-    backend = _backend(spec, launcher)
+    backend = connect_launcher(spec, launcher)
     with open_database(spec.store_path()) as db:
-        sync_and_read_status(spec, db)
+        sync_and_read_status(spec, db, backend)
         items = select_rerun(spec, db, formulas, error_pattern, stage)
         todo = [i for i in items if not i.exhausted]
         if dry:
@@ -307,10 +324,8 @@ def rerun(
     }
     names = [i.formula for i in todo]
     _check_escalated(specs)
-    if launcher == Launcher.LOCAL:
-        return items, run_campaign(spec, on_progress, on_result, formulas=names, specs=specs,
-                                   attempt_info=info, resume=True)
-    return items, backend.submit(spec, names, specs=specs, attempt_info=info, resume=True)
+    return items, backend.submit(spec, names, specs=specs, attempt_info=info, resume=True,
+                                 on_progress=on_progress, on_result=on_result)
 
 
 def _escalated(spec: CampaignSpec, item: RerunItem) -> CampaignSpec:
@@ -334,15 +349,3 @@ def _check_escalated(specs: dict[str, CampaignSpec]) -> None:
     if problems:
         raise ConfigError(f"{len(problems)} rerun(s) cannot run: " + " | ".join(problems))
 
-
-def _backend(spec: CampaignSpec, launcher: Launcher) -> Any:
-    """The distributed launcher's backend, connected (fails fast), or None for local."""
-    if launcher == Launcher.LOCAL:
-        return None
-    if launcher == Launcher.FIREWORKS:
-        from amorphdb.campaign.fireworks import FireWorksLauncher
-
-        return FireWorksLauncher.connect(spec)
-    from amorphdb.campaign.jobflow_remote import JobflowRemoteLauncher
-
-    return JobflowRemoteLauncher.connect(spec)

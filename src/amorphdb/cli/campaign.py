@@ -18,10 +18,16 @@ from rich.console import Console
 from rich.table import Table
 
 from amorphdb.campaign import load_campaign
+from amorphdb.campaign.launchers import Launcher
 from amorphdb.campaign.local import CompositionResult
 from amorphdb.campaign.spec import CampaignSpec
 from amorphdb.campaign.status import count_states
 from amorphdb.campaign.submit import dry_run, parse_launcher, rerun, submit, sync_and_read_status
+from amorphdb.cli.run import campaign_progress, summary_line
+
+#: launchers that run the compositions while the command waits (progress bars shown)
+RUN_HERE = (Launcher.LOCAL, Launcher.PARSL)
+LAUNCHER_HELP = "local, parsl, fireworks or jobflow-remote."
 
 
 def _load(campaign: Path, store: Path | None) -> CampaignSpec:
@@ -44,7 +50,7 @@ def _on_result(console: Console):
 def submit_command(
     campaign: Path = typer.Argument(..., help="Campaign YAML file."),
     launcher: str = typer.Option("local", "--launcher", "-l",
-                                 help="local, fireworks or jobflow-remote."),
+                                 help=LAUNCHER_HELP),
     dry: bool = typer.Option(False, "--dry-run", help="Print counts and core-hours only."),
     store: Path | None = typer.Option(None, "--store", help="Store YAML (overrides the file)."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
@@ -69,17 +75,27 @@ def submit_command(
             f"({spec.engine.name.value}) = {cost.core_hours:.3g} core-hours"
         )
         return
-    plan, outcome = submit(spec, launcher_enum, on_result=_on_result(console))
+    start = time.perf_counter()
+    if launcher_enum in RUN_HERE and not as_json:
+        with campaign_progress(spec, console) as display:
+            plan, outcome = submit(spec, launcher_enum, display.on_progress, display.on_result,
+                                   on_plan=display.planned)
+    else:
+        plan, outcome = submit(spec, launcher_enum, on_result=_on_result(console))
     summary = (
         f"campaign {spec.name}: submitted {len(plan.to_submit)}, skipped "
         f"{len(plan.completed)} completed, {len(plan.in_flight)} in flight, "
         f"{len(plan.failed)} failed (use 'amorphdb rerun')"
     )
+    if launcher_enum in RUN_HERE and outcome:
+        summary += f"; {summary_line(plan, outcome, time.perf_counter() - start)}"
     if as_json:
         typer.echo(json.dumps({**plan.as_dict(), "outcome": _jsonable(outcome)}, indent=1))
     else:
         typer.echo(summary)
     failed = [r for r in outcome.values() if isinstance(r, CompositionResult) and not r.ok]
+    for r in failed:
+        console.print(f"[red]{r.formula} failed[/red] at {r.stage}: {r.error}")
     if failed:
         raise typer.Exit(1)
 
@@ -169,7 +185,7 @@ def status_command(
 def rerun_command(
     campaign: Path = typer.Argument(..., help="Campaign YAML file."),
     launcher: str = typer.Option("local", "--launcher", "-l",
-                                 help="local, fireworks or jobflow-remote."),
+                                 help=LAUNCHER_HELP),
     formula: list[str] = typer.Option(None, "--formula", "-f", help="Only these (repeat)."),
     error: str | None = typer.Option(None, "--error", help="Regex on the last error."),
     stage: str | None = typer.Option(None, "--stage", help="Substring of the stage reached."),
@@ -180,8 +196,14 @@ def rerun_command(
     launcher_enum = parse_launcher(launcher)
     spec = _load(campaign, store)
     console = Console(stderr=True)
-    items, outcome = rerun(spec, launcher_enum, formula or None, error, stage, dry=dry,
-                           on_result=_on_result(console))
+    if launcher_enum in RUN_HERE and not dry:
+        with campaign_progress(spec, console) as display:
+            items, outcome = rerun(spec, launcher_enum, formula or None, error, stage,
+                                   on_progress=display.on_progress,
+                                   on_result=display.on_result)
+    else:
+        items, outcome = rerun(spec, launcher_enum, formula or None, error, stage, dry=dry,
+                               on_result=_on_result(console))
     for item in items:
         if item.exhausted:
             typer.echo(f"{item.formula}: failed for good ({item.attempt} attempts, "
@@ -195,6 +217,8 @@ def rerun_command(
     verb = "would rerun" if dry else "reran"
     typer.echo(f"campaign {spec.name}: {verb} {len(todo)} composition(s)")
     failed = [r for r in outcome.values() if isinstance(r, CompositionResult) and not r.ok]
+    for r in failed:
+        console.print(f"[red]{r.formula} failed[/red] at {r.stage}: {r.error}")
     if failed:
         raise typer.Exit(1)
 

@@ -1,9 +1,17 @@
-"""``amorphdb run CAMPAIGN.yaml``: run a campaign locally, then print its results table."""
+"""``amorphdb run CAMPAIGN.yaml``: run a campaign locally, then print its results table.
+
+``run`` is ``submit --launcher local`` (:func:`amorphdb.campaign.submit.submit`) with a
+progress display: it claims each composition like every launcher, skips completed
+ones on a repeated run (``--force`` recomputes them), runs new and failed ones, and
+exits 1 when a composition failed.
+"""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -12,7 +20,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from amorphdb.campaign import CampaignSpec, load_campaign
-from amorphdb.campaign.local import CompositionResult, run_campaign, validate_campaign
+from amorphdb.campaign.launchers import Launcher
+from amorphdb.campaign.local import CompositionResult
+from amorphdb.campaign.submit import SubmissionPlan, submit
 from amorphdb.store import open_database
 
 
@@ -78,11 +88,86 @@ def results_table(spec: CampaignSpec, species: str = "Li") -> Table:
     return table
 
 
+class CampaignProgress:
+    """Live bars per composition (jobs finished, last job, outcome) for run/submit/rerun."""
+
+    def __init__(self, progress: Progress, spec: CampaignSpec) -> None:
+        self.progress = progress
+        self.per_formula = jobs_per_composition(spec)
+        self.tasks: dict[str, int] = {}
+
+    def _task(self, formula: str) -> int:
+        if not self.progress.live.is_started:
+            self.progress.start()
+        if formula not in self.tasks:
+            self.tasks[formula] = self.progress.add_task(formula, total=self.per_formula,
+                                                         status="waiting")
+        return self.tasks[formula]
+
+    def on_progress(self, formula: str, job_name: str) -> None:
+        """A job of ``formula`` finished."""
+        task = self._task(formula)
+        done = self.progress.tasks[task].completed
+        self.progress.update(task, completed=min(done + 1, self.per_formula - 1),
+                             status=job_name)
+
+    def on_result(self, result: CompositionResult) -> None:
+        """``result``'s composition finished (completed or failed)."""
+        status = f"done in {result.seconds:.0f} s" if result.ok else f"FAILED: {result.error}"
+        self.progress.update(self._task(result.formula), completed=self.per_formula,
+                             status=status[:60])
+
+    def planned(self, plan: SubmissionPlan) -> None:
+        """Show the compositions to run as waiting, the others with why they are skipped.
+
+        The display starts with the first bar: an error before prints its one line alone.
+        """
+        for formula in plan.to_submit:
+            self._task(formula)
+        for formulas, why in ((plan.completed, "completed earlier"),
+                              (plan.in_flight, "in flight elsewhere"),
+                              (plan.failed, "failed earlier: amorphdb rerun")):
+            for formula in formulas:
+                self.progress.update(self._task(formula), status=why)
+
+
+@contextmanager
+def campaign_progress(spec: CampaignSpec, console: Console) -> Iterator[CampaignProgress]:
+    """A :class:`CampaignProgress` shown on ``console`` while the block runs (bars appear
+    once the plan is known: pass :meth:`CampaignProgress.planned` as ``on_plan``)."""
+    progress = Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    try:
+        yield CampaignProgress(progress, spec)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+
+
+def summary_line(plan: SubmissionPlan, results: dict, seconds: float) -> str:
+    """'N/M compositions completed in S s' plus what was skipped and why."""
+    done = [r for r in results.values() if isinstance(r, CompositionResult) and r.ok]
+    line = f"{len(done)}/{len(results)} compositions completed in {seconds:.0f} s"
+    skipped = [f"{len(plan.completed)} completed earlier (--force recomputes)"
+               if plan.completed else "",
+               f"{len(plan.in_flight)} in flight elsewhere" if plan.in_flight else "",
+               f"{len(plan.failed)} failed earlier (amorphdb rerun)" if plan.failed else ""]
+    skipped = [s for s in skipped if s]
+    return line + (f"; skipped {', '.join(skipped)}" if skipped else "")
+
+
 def run(
     campaign: Path = typer.Argument(..., help="Campaign YAML file."),
     workers: int | None = typer.Option(None, "--workers", "-w", help="Parallel compositions."),
     store: Path | None = typer.Option(None, "--store", help="Store YAML (overrides the file)."),
     species: str = typer.Option("Li", "--species", help="Species shown in the table."),
+    force: bool = typer.Option(False, "--force",
+                               help="Recompute compositions completed earlier."),
 ) -> None:
     """Run a melt–quench campaign locally and print formula, T, density, D and Ea."""
     spec = load_campaign(campaign)
@@ -93,38 +178,15 @@ def run(
         updates["store"] = str(store.resolve())
     if updates:
         spec = spec.model_copy(update=updates)
-    formulas = validate_campaign(spec)  # every composition, before anything is written
-    open_database(spec.store_path()).close()  # fail fast on a bad store, before any MD
     console = Console(stderr=True)
-    per_formula = jobs_per_composition(spec)
     start = time.perf_counter()
-    with Progress(
-        TextColumn("{task.description:<28}"),
-        BarColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        tasks = {
-            f: progress.add_task(f, total=per_formula, status="waiting") for f in formulas
-        }
-
-        def on_progress(formula: str, job_name: str) -> None:
-            task = tasks[formula]
-            done = progress.tasks[task].completed
-            progress.update(task, completed=min(done + 1, per_formula - 1), status=job_name)
-
-        def on_result(result: CompositionResult) -> None:
-            status = f"done in {result.seconds:.0f} s" if result.ok else f"FAILED: {result.error}"
-            progress.update(tasks[result.formula], completed=per_formula, status=status[:60])
-
-        results = run_campaign(spec, on_progress=on_progress, on_result=on_result, claim=False)
+    with campaign_progress(spec, console) as display:
+        plan, results = submit(spec, Launcher.LOCAL, display.on_progress, display.on_result,
+                               retry_failed=True, force=force, on_plan=display.planned)
     Console().print(results_table(spec, species))
+    console.print(f"{summary_line(plan, results, time.perf_counter() - start)}; "
+                  f"store: {spec.store_path() or 'embedded default'}")
     failed = [r for r in results.values() if not r.ok]
-    console.print(
-        f"{len(results) - len(failed)}/{len(results)} compositions completed in "
-        f"{time.perf_counter() - start:.0f} s; store: {spec.store_path() or 'embedded default'}"
-    )
     for r in failed:
         console.print(f"[red]{r.formula} failed[/red]: {r.error}")
     if failed:
