@@ -47,6 +47,9 @@ from amorphdb.analysis.trajectory import Trajectory, decode_array, encode_array
 __all__ = ["DiffusionResult", "UncertaintyMethod", "choose_window", "diffusivity"]
 
 A2_PER_PS_TO_CM2_PER_S = 1e-4
+#: MSD (Å²) at the end of the fit window below which a species is "not diffusive": it has
+#: not moved ~1 Å, the scale of the cage plateau (Kob & Andersen, Phys. Rev. E 51, 4626)
+MIN_DIFFUSIVE_MSD_A2 = 1.0
 
 
 class UncertaintyMethod(StrEnum):
@@ -98,6 +101,9 @@ class DiffusionResult:
     fit_slope_A2_ps, fit_intercept_A2
         The fitted line MSD = slope·t + intercept over ``fit_window`` (Å²/ps, Å²);
         ``D = slope / (2·dimension) × 1e-4``.
+    D_upper_bound
+        MSD(t_end) / (2·d·t_end) at the window's end, cm²/s: an upper bound of D that
+        holds whatever the MSD's shape (a caged plateau included).
     """
 
     species: str
@@ -135,12 +141,33 @@ class DiffusionResult:
     conductivity_mS_cm: float | None = None
     conductivity_std_mS_cm: float | None = None
     conductivity_charge_mS_cm: float | None = None
+    D_upper_bound: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     _ARRAYS = ("lag_times", "msd", "msd_axes", "msd_charge")
 
-    def as_dict(self, max_points: int = 400) -> dict[str, Any]:
-        """JSON-able dict; MSD curves thinned to ≤ ``max_points`` log-spaced lags."""
+    @property
+    def diffusive(self) -> bool:
+        """False when no diffusion is resolved.
+
+        That is: D ≤ 0, D < 2σ, a plateau (log–log slope < 0.5 in the window), or an
+        MSD at the window's end below :data:`MIN_DIFFUSIVE_MSD_A2` (the atoms have not
+        moved one interatomic distance, ~1 Å: they rattle in their cage). Such a species
+        is reported as "not diffusive, D < :attr:`D_upper_bound`", never as a D.
+        """
+        slope_ok = not np.isfinite(self.loglog_slope) or self.loglog_slope >= 0.5
+        i_end = min(
+            int(np.searchsorted(self.lag_times, self.fit_window[1] - 1e-12)), len(self.msd) - 1
+        )
+        moved = self.msd[i_end] >= MIN_DIFFUSIVE_MSD_A2
+        return bool(self.D > 0 and 2 * self.D_std <= self.D and slope_ok and moved)
+
+    def as_dict(self, max_points: int = 400, plain: bool = False) -> dict[str, Any]:
+        """JSON-able dict; MSD curves thinned to ≤ ``max_points`` log-spaced lags.
+
+        ``plain=True`` writes the curves as lists of numbers and NaN/inf as None (for
+        ``--json`` output any tool can read); else compressed (compact storage).
+        """
         d = asdict(self)
         n = len(self.lag_times)
         idx = np.unique(np.geomspace(1, n - 1, max_points).astype(int)) if n > max_points else None
@@ -152,8 +179,11 @@ class DiffusionResult:
             arr = np.asarray(arr)
             if idx is not None:
                 arr = arr[..., np.concatenate([[0], idx])]
-            d[key] = encode_array(arr, "float64")
+            d[key] = arr.astype(float).tolist() if plain else encode_array(arr, "float64")
         d["fit_window"] = list(self.fit_window)
+        if plain:
+            d["diffusive"] = self.diffusive
+            d = _finite(d)
         d["@module"] = type(self).__module__
         d["@class"] = type(self).__name__
         return d
@@ -161,10 +191,12 @@ class DiffusionResult:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DiffusionResult:
         """Inverse of :meth:`as_dict` (MSD curves as thinned)."""
-        kw = {k: v for k, v in d.items() if not k.startswith("@")}
+        kw = {k: v for k, v in d.items() if not k.startswith("@") and k != "diffusive"}
         for key in cls._ARRAYS:
-            if kw.get(key) is not None:
+            if isinstance(kw.get(key), dict):
                 kw[key] = decode_array(kw[key])
+            elif kw.get(key) is not None:
+                kw[key] = np.asarray(kw[key], dtype=float)
         kw["fit_window"] = tuple(kw["fit_window"])
         return cls(**kw)
 
@@ -175,12 +207,42 @@ class DiffusionResult:
         return json.dumps(self.as_dict())
 
     def summary(self) -> str:
-        """One line for people."""
+        """One line for people (a non-diffusive species shows its upper bound, not D)."""
+        window = f"window {self.fit_window[0]:.3g}-{self.fit_window[1]:.3g} ps"
+        if not self.diffusive:
+            bound = self.D_upper_bound if self.D_upper_bound is not None else float("nan")
+            why = self.reason.split("; ")[0] if self.reason else "D within 2σ of 0"
+            return (
+                f"D({self.species}): not diffusive, D < {bound:.1e} cm²/s "
+                f"(MSD/6t at {self.fit_window[1]:.3g} ps; {why})"
+            )
         flag = "" if self.reliable else f"  [UNRELIABLE: {self.reason}]"
-        return (
+        line = (
             f"D({self.species}) = {self.D:.3e} ± {self.D_std:.1e} cm²/s ({self.D_std_method}); "
-            f"window {self.fit_window[0]:.3g}-{self.fit_window[1]:.3g} ps{flag}"
+            f"{window}{flag}"
         )
+        if self.conductivity_mS_cm is not None:
+            line += (
+                f"\n  σ_NE({self.species}) = {self.conductivity_mS_cm:.3g} ± "
+                f"{self.conductivity_std_mS_cm:.2g} mS/cm at {self.temperature_K:g} K (tracer D, "
+                f"Haven ratio 1)"
+            )
+            if self.conductivity_charge_mS_cm is not None:
+                line += f"; {self.conductivity_charge_mS_cm:.3g} mS/cm from the collective D"
+        if self.haven_ratio is not None:
+            line += f"\n  Haven ratio D/D_charge({self.species}) = {self.haven_ratio:.2f}"
+        return line
+
+
+def _finite(value: Any) -> Any:
+    """NaN/inf → None, recursively (strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _slopes(t: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -454,6 +516,8 @@ def diffusivity(
         conductivity_mS_cm=cond,
         conductivity_std_mS_cm=cond_std,
         conductivity_charge_mS_cm=cond_charge,
+        D_upper_bound=float(max(msd[i1], 0.0) / (2 * dimension * lag_times[i1]))
+        * A2_PER_PS_TO_CM2_PER_S,
     )
 
 

@@ -24,6 +24,7 @@ element) in the first frame (e.g. ≈ 1.6 Å for Si and O in silicates: r_nn² �
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -207,22 +208,18 @@ def network_relaxation(
     roles = network_species(traj.symbols)
     wanted = list(species) if species is not None else list(roles)
     out = NetworkRelaxation(
-        temperature_K=temperature_K if temperature_K is not None
+        temperature_K=temperature_K
+        if temperature_K is not None
         else traj.metadata.get("temperature_K"),
         slope_threshold=slope_threshold,
     )
     for sp in wanted:
         res = (results or {}).get(sp)
         if res is None:
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 res = diffusivity(traj, species=sp, end_fraction=end_fraction)
-        if isinstance(cage_size_A, Mapping):
-            r_nn = cage_size_A.get(sp)
-        else:
-            r_nn = cage_size_A
+        r_nn = cage_size_A.get(sp) if isinstance(cage_size_A, Mapping) else cage_size_A
         if r_nn is None:
             r_nn = nearest_neighbour_distance(traj, sp)
         lag, msd = np.asarray(res.lag_times), np.asarray(res.msd)
@@ -231,7 +228,9 @@ def network_relaxation(
         cage = float(r_nn) ** 2
         reasons = []
         if msd[i_end] < cage:
-            reasons.append(f"MSD {msd[i_end]:.2g} Å² < r_nn² = {cage:.2g} Å² at {lag[i_end]:.3g} ps")
+            reasons.append(
+                f"MSD {msd[i_end]:.2g} Å² < r_nn² = {cage:.2g} Å² at {lag[i_end]:.3g} ps"
+            )
         if not np.isfinite(slope) or slope < slope_threshold:
             reasons.append(f"log-log slope {slope:.2f} < {slope_threshold:g} over the last decade")
         out.species[sp] = SpeciesRelaxation(
