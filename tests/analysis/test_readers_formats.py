@@ -207,3 +207,23 @@ def test_lammps_nblock_must_match_timestep_items(tmp_path, small):
     assert Trajectory.from_file(tmp_path / "d.dump", timestep_fs=2.0, nblock=10).time_step == 20.0
     with pytest.raises(AnalysisError, match="--nblock 5 contradicts the TIMESTEP items"):
         Trajectory.from_file(tmp_path / "d.dump", timestep_fs=2.0, nblock=5)
+
+
+def test_lammps_timestep_from_the_input_or_log_next_to_the_dump(tmp_path):
+    lines = []
+    for f in range(3):
+        lines += ["ITEM: TIMESTEP", str(f * 10), "ITEM: NUMBER OF ATOMS", "1"]
+        lines += ["ITEM: BOX BOUNDS pp pp pp", "0 5", "0 5", "0 5", "ITEM: ATOMS id element x y z"]
+        lines += [f"1 Li {f * 0.1} 1 1"]
+    (tmp_path / "traj.dump").write_text("\n".join(lines) + "\n")
+    with pytest.raises(AnalysisError, match="no time information"):
+        Trajectory.from_file(tmp_path / "traj.dump")
+    (tmp_path / "in.lammps").write_text("units metal\natom_style atomic\ntimestep 0.002\nrun 20\n")
+    t = Trajectory.from_file(tmp_path / "traj.dump")
+    assert (
+        t.time_step == pytest.approx(20.0)
+        and "in.lammps (units metal)" in t.metadata["time_source"]
+    )
+    (tmp_path / "log.lammps").write_text("LAMMPS (2 Aug 2023)\nunits real\ntimestep 0.5\n")
+    assert Trajectory.from_file(tmp_path / "traj.dump").time_step == pytest.approx(5.0)
+    assert Trajectory.from_file(tmp_path / "traj.dump", timestep_fs=1.0).time_step == 10.0

@@ -15,7 +15,7 @@ import numpy as np
 
 from amorphdb.analysis.compression import open_text
 from amorphdb.analysis.errors import AnalysisError, AnalysisWarning
-from amorphdb.analysis.timing import resolve_frame_interval
+from amorphdb.analysis.timing import lammps_md_parameters, resolve_frame_interval
 from amorphdb.analysis.trajectory import Trajectory
 
 __all__ = ["lammps_cell", "read_lammps_dump"]
@@ -59,7 +59,9 @@ def read_lammps_dump(
         fs between frames (``--frame-interval-fs``); otherwise ``timestep_fs`` × the
         spacing of the ``TIMESTEP`` items.
     timestep_fs
-        The MD integration time step, fs (``--timestep-fs``).
+        The MD integration time step, fs (``--timestep-fs``); default: ``timestep`` and
+        ``units`` of the ``log.lammps``/``in.lammps`` next to the dump
+        (:func:`~amorphdb.analysis.timing.lammps_md_parameters`).
     nblock
         MD steps between frames (``--nblock``); must agree with the TIMESTEP items.
     type_map
@@ -180,13 +182,17 @@ def read_lammps_dump(
                 f"{p.name}: TIMESTEP items are not evenly spaced ({np.unique(d)[:5]}); "
                 "split the dump into evenly spaced segments"
             )
+    file_dt, dt_source = (None, "")
+    if frame_interval_fs is None and timestep_fs is None:
+        file_dt, dt_source = lammps_md_parameters(p)
     timing = resolve_frame_interval(
         p.name,
         frame_interval_fs=frame_interval_fs,
         timestep_fs=timestep_fs,
         nblock=nblock,
+        file_timestep_fs=file_dt,
         file_nblock=step_interval if step_interval is not None else (1 if nblock is None else None),
-        file_source="the TIMESTEP items",
+        file_source=f"{dt_source}; the TIMESTEP items" if dt_source else "the TIMESTEP items",
     )
     meta = {
         "timesteps_first_last": [int(step_arr[0]), int(step_arr[-1])],

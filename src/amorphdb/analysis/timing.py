@@ -27,7 +27,12 @@ from pathlib import Path
 from amorphdb.analysis.compression import open_text
 from amorphdb.analysis.errors import AnalysisError, AnalysisWarning
 
-__all__ = ["FrameTiming", "resolve_frame_interval", "vasp_md_parameters"]
+__all__ = [
+    "FrameTiming",
+    "lammps_md_parameters",
+    "resolve_frame_interval",
+    "vasp_md_parameters",
+]
 
 BOTH_GIVEN = (
     "give either --frame-interval-fs (fs between stored frames) or --timestep-fs/--nblock "
@@ -254,3 +259,62 @@ def _parse_vasp(kind: str, text: str) -> tuple[float | None, int | None]:
     except (ValueError, IndexError):
         return None, None
     return pot, nb
+
+
+# ------------------------------------------------------------------ LAMMPS files
+#: fs per time unit of each LAMMPS ``units`` style (https://docs.lammps.org/units.html);
+#: ``lj`` is reduced (no fs) and is not listed
+LAMMPS_TIME_UNIT_FS = {
+    "metal": 1e3,  # ps
+    "real": 1.0,  # fs
+    "electron": 1.0,  # fs
+    "si": 1e15,  # s
+    "cgs": 1e15,  # s
+    "micro": 1e9,  # µs
+    "nano": 1e6,  # ns
+}
+#: LAMMPS's default timestep per units style, in that style's time unit
+_LAMMPS_DEFAULT_TIMESTEP = {
+    "metal": 0.001,
+    "real": 1.0,
+    "electron": 0.001,
+    "si": 1e-8,
+    "cgs": 1e-8,
+    "micro": 2.0,
+    "nano": 0.00045,
+}
+
+
+def lammps_md_parameters(dump: str | Path) -> tuple[float | None, str]:
+    """MD time step (fs) of the LAMMPS run a dump belongs to.
+
+    Reads ``units`` and ``timestep`` from ``log.lammps`` (what ran), else ``in.lammps``
+    / ``in.*`` / ``*.in`` in the dump's folder; LAMMPS's default timestep when only
+    ``units`` is found. ``(None, "")`` when nothing usable is found (``lj`` units).
+    """
+    folder = Path(dump).parent
+    inputs = [folder / "log.lammps", folder / "in.lammps"]
+    inputs += sorted(folder.glob("in.*")) + sorted(folder.glob("*.in"))
+    for path in dict.fromkeys(inputs):
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        units, step = "lj", None
+        for line in text.splitlines():
+            words = line.split("#")[0].split()
+            if len(words) >= 2 and words[0] == "units":
+                units = words[1]
+            elif len(words) >= 2 and words[0] == "timestep" and step is None:
+                try:
+                    step = float(words[1])
+                except ValueError:
+                    continue
+        if units not in LAMMPS_TIME_UNIT_FS:
+            continue
+        if step is None:
+            step = _LAMMPS_DEFAULT_TIMESTEP[units]
+        return step * LAMMPS_TIME_UNIT_FS[units], f"{path.name} (units {units})"
+    return None, ""
