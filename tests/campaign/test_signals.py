@@ -170,3 +170,66 @@ def test_sigkill_launcher_no_orphan_engine_and_rerun_reads_orphaned_journal(camp
         melts = list(db.job_store.docs_store.query({"metadata.amorphdb.formula": "Li2Si2O5",
                                                     "metadata.amorphdb.stage": "melt"}))
         assert [m["uuid"] for m in melts] == [melt_uuid]  # melted once, in the killed run
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 MB tmpfs (skipped where mounting is not permitted)."""
+    mount = tmp_path / "scratch"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()})")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file until the file system is full; return it."""
+    filler = folder / "filler.bin"
+    block = b"\0" * (1 << 16)
+    with open(filler, "wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(block)
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.mark.slow
+def test_full_disk_recorded_cleaned_and_rerun_completes(campaign_file, small_disk):
+    protocol = {**SLOW_COOLING, "cooling": {"method": "linear", "n_steps": 3000}}
+    path = campaign_file(workers=1, protocol=protocol, workdir=str(small_disk / "runs"))
+    spec = load_campaign(path)
+    runs = spec.workdir_path()
+    proc = start_cli("run", str(path))
+    wait_until_cooling(proc, runs, ["Li2Si2O5"])
+    filler = fill(small_disk)  # the disk fills up while LAMMPS writes its cooling ramp
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1
+    assert "Li2Si2O5 failed: disk full (" in err.replace("\n", " ")
+    assert_nothing_left(runs, timeout_s=5.0)
+    folder = runs / "tiny" / "Li2Si2O5"
+    assert list(folder.glob(".amorphdb-journal-*")) == []
+    with open_database(spec.store_path()) as db:
+        record = db.get_campaign("tiny", "Li2Si2O5")
+        assert record.state == "failed"
+        error = record.attempts[-1].error
+        assert error.startswith("disk full (") and "free space and run 'amorphdb rerun'" in error
+    # no half-written MD run left: every LAMMPS run state that remains is a completed run
+    states = [json.loads(p.read_text()) for p in folder.rglob("run_state.json")]
+    assert states and all(state["completed"] for state in states)
+
+    filler.unlink()  # space freed: the rerun keeps the settings and completes
+    items, results = rerun(spec)
+    assert [i.escalation.kind for i in items] == ["disk_full"]
+    assert items[0].escalation.changes == ["same settings (the disk was full, not the run wrong)"]
+    assert results["Li2Si2O5"].ok, results["Li2Si2O5"].error
+    with open_database(spec.store_path()) as db:
+        record = db.get_campaign("tiny", "Li2Si2O5")
+        assert record.state == "completed" and len(record.attempts) == 2
+        assert record.attempts[1].settings["resumed_from"].startswith("melt")
+        temps = sorted(d.temperature_K for d in db.find(campaign="tiny", formula="Li2Si2O5"))
+    assert 2500.0 in temps and 5000.0 in temps
