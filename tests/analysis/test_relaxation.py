@@ -44,3 +44,28 @@ def test_nearest_neighbour_distance_in_a_triclinic_cell():
     # Si-O through the periodic boundary: 0.01 · 4 Å
     assert nearest_neighbour_distance(t, "Si") == pytest.approx(0.04)
     assert network_species(["Li", "Si", "O", "Na"]) == {"Si": "former", "O": "anion"}
+
+
+@pytest.mark.slow
+def test_real_md_glass_is_frozen_and_melt_relaxed(tmp_path):
+    """Li2Si2O5 (36 atoms, Pedone 2006, real LAMMPS): 600 K caged, 6000 K diffusive."""
+    from amorphdb.engines import EngineSpec, MDSettings, get_engine
+    from amorphdb.structure import pack_structure
+
+    s = pack_structure("Li2Si2O5", n_formula_units=4, density_g_cm3=2.35, seed=7)
+    engine = get_engine(EngineSpec(name="lammps"))
+    out = {}
+    for T in (600, 6000):
+        md = MDSettings(
+            temperature_K=T, n_steps=1500, timestep_fs=1.0, traj_every=5, thermo_every=100, seed=3
+        )
+        (tmp_path / str(T)).mkdir()
+        traj = engine.run(s, md, tmp_path / str(T)).trajectory
+        out[T] = network_relaxation(traj, temperature_K=T)
+    cold, hot = out[600], out[6000]
+    assert cold.frozen and cold.regime == "glass" and set(cold.species) == {"Si", "O"}
+    assert all(sp.caged and sp.msd_end_A2 < 1.5 for sp in cold.species.values())
+    assert not hot.frozen and hot.regime == "melt"
+    assert all(sp.msd_end_A2 > sp.cage_size_A2 for sp in hot.species.values())
+    # Si-O bond length ≈ 1.6 Å sets the cage: r_nn² ≈ 2.6 Å² (not the packing distance)
+    assert 1.4**2 < cold.species["Si"].cage_size_A2 < 1.8**2

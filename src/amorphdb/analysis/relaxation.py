@@ -19,7 +19,9 @@ analysed lags (``end_fraction`` of the run, as the diffusion window):
   ``slope_threshold`` (default 0.8; 1 is diffusive, ≈ 0 a plateau).
 
 r_nn is the median distance of the species' atoms to their nearest neighbour (any
-element) in the first frame (e.g. ≈ 1.6 Å for Si and O in silicates: r_nn² ≈ 2.6 Å²).
+element) in the last frame (e.g. ≈ 1.6 Å for Si and O in silicates: r_nn² ≈ 2.6 Å²; the
+last, not the first frame: a run may start from a packed structure whose distances are
+the packing tolerance).
 """
 
 from __future__ import annotations
@@ -139,7 +141,7 @@ def network_species(symbols: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def nearest_neighbour_distance(traj: Trajectory, species: str, frame: int = 0) -> float:
+def nearest_neighbour_distance(traj: Trajectory, species: str, frame: int = -1) -> float:
     """Median distance (Å) from the atoms of ``species`` to their nearest neighbour.
 
     Minimum image in the (possibly triclinic) cell: fractional differences wrapped to
