@@ -39,6 +39,7 @@ from amorphdb.campaign.local import (
     attempt_settings,
     build_result,
     read_journal,
+    recover_journals,
     resume_payload,
     run_composition,
     save_result,
@@ -61,16 +62,20 @@ def run_composition_task(
 
 
 def longest_stage_seconds(spec: CampaignSpec, cores: int) -> float:
-    """Estimated wall seconds of a composition's longest stage on ``cores`` cores.
+    """Estimated wall seconds of a composition's longest stage (MD job) on ``cores`` cores.
 
     Stages: the volume search at one temperature (scan plus
-    :data:`~amorphdb.campaign.cost.EXPECTED_VOLUME_CHECKS` checks), the melt, one anneal
-    (with its cooling); cost per atom-step from :mod:`amorphdb.campaign.cost`.
+    :data:`~amorphdb.campaign.cost.EXPECTED_VOLUME_CHECKS` checks, one job each), the melt,
+    one anneal, each cooling job; cost per atom-step from :mod:`amorphdb.campaign.cost`.
+    A block's walltime must fit at least this: a stage cut by the walltime is recomputed.
     """
     p = spec.protocol
     volume = (len(p.volume.scale_factors) + min(p.volume.max_iterations,
                                                  EXPECTED_VOLUME_CHECKS)) * p.volume.n_steps
-    steps = max(volume, p.melt_steps, p.anneal_steps + p.cooling.n_steps)
+    # the smallest usual time step: fixed-rate cooling takes the most steps with it
+    cooling = p.cooling_runs(spec.engine.timestep_fs or 1.0) if hasattr(p, "cooling_runs") \
+        else []
+    steps = max([volume, p.melt_steps, p.anneal_steps, *cooling])
     cost = spec.cost_per_atom_step_core_s or COST_PER_ATOM_STEP_CORE_S[spec.engine.name]
     return steps * p.target_atoms * cost / cores
 
@@ -241,6 +246,8 @@ def _drive(
             continue  # completed, or in flight with another launcher
         claimed.append(formula)
         heartbeats.beat(spec.name, formula, launcher="parsl", stage="queued")
+        # finished jobs of workers whose driver was killed: saved, so they are reused
+        recover_journals(db.job_store, spec.workdir_path() / spec.name / formula)
         payload = resume_payload(db.job_store, s, formula) if resume else None
         if payload is not None:
             payloads[formula] = payload
@@ -290,6 +297,14 @@ def _drive(
             if tasks:
                 time.sleep(POLL_S)
         return results
+    except KeyboardInterrupt:  # Ctrl-C / SIGTERM: keep what the running ones finished
+        for formula, (_, journal, seen) in tasks.items():
+            result = CompositionResult(formula=formula, ok=False, stage=seen.last,
+                                       error="interrupted (driver stopped); rerun it")
+            result.docs, result.blobs = read_journal(journal)
+            _finish(db, spec, heartbeats, settings[formula], result)
+            journal.unlink(missing_ok=True)
+        raise
     finally:
         heartbeats.close()
         dfk.cleanup()  # cancels the blocks still queued or running
