@@ -103,6 +103,8 @@ def extra_command():
         (OSError(errno.EIO, "Input/output error", "/data/db/x.sqlite"), 2,
          "error: cannot use /data/db/x.sqlite: Input/output error; check that the file "
          "exists and is not damaged"),
+        (__import__("sqlite3").OperationalError("database or disk is full"), 1,
+         "error: no space left on the device of the store (database or disk is full)"),
         (typer.Exit(1), 1, None),
         (KeyboardInterrupt(), 130, "aborted (SIGINT): nothing was running"),
         (RuntimeError("a bug"), 1, "RuntimeError: a bug"),

@@ -708,12 +708,13 @@ def run_campaign(
         try:
             save_result(job_store, result)
             build_result(db, result)
-        except OSError as exc:  # the store's disk is full: still record why
-            if exc.errno != errno.ENOSPC:
+        except Exception as exc:  # the store's disk is full: still record why
+            full = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+            if not (full or "database or disk is full" in str(exc)):
                 raise
             result.ok, result.error = False, disk_full_message(
-                f"saving the results failed: {exc.strerror}", disk_free_bytes(root),
-                result.stage)
+                f"saving the results failed: {getattr(exc, 'strerror', None) or exc}",
+                disk_free_bytes(root), result.stage)
         state = "completed" if result.ok else "failed"
         db.record_attempt(
             spec.name, result.formula, state, settings=settings[result.formula],

@@ -100,8 +100,11 @@ def _run(argv: list[str] | None) -> int:
     except OSError as exc:  # a damaged, missing or full file: one line naming it
         _error(_os_error_line(exc))
         return 2 if exc.errno != errno.ENOSPC else 1
-    except Exception:  # a bug: the traceback helps the report (redacted like all output)
-        traceback.print_exc()
+    except Exception as exc:
+        if "database or disk is full" in str(exc):  # SQLite's ENOSPC (embedded store)
+            _error(f"no space left on the device of the store ({exc}); free space and run again")
+            return 1
+        traceback.print_exc()  # a bug: the traceback helps the report (redacted like all output)
         return 1
     if rv == 130:  # typer turns a KeyboardInterrupt (ours included) into Exit(130)
         return _aborted(_LAST_INTERRUPT[-1] if _LAST_INTERRUPT else Interrupted(signal.SIGINT))
