@@ -98,7 +98,7 @@ def test_table_csv_and_json(store, tmp_path):
         (["trajectories", "OUT", "--stride", "0"], "--stride must be >= 1"),
         (["table", "OUT/x.csv", "-f", "xlsx"], "unknown table format 'xlsx'"),
         (["table", "OUT/x.csv", "--fields", "nope"], "unknown field 'nope'"),
-        (["structures", "OUT", "--formula", "Zz9"], "does not parse"),
+        (["structures", "OUT", "--formula", "Zz9"], "unknown element 'Zz'"),
     ],
 )
 def test_bad_export_inputs(store, tmp_path, capsys, args, message):

@@ -113,7 +113,7 @@ def test_store_env_var(store, capsys, monkeypatch):
         (["--density", "2.5:2.2"], "is empty (min > max)"),
         (["--density", "2.5"], "malformed density range"),
         (["--temperature", "hot"], "temperature 'hot' is not a number"),
-        (["--formula", "Li2Qq"], "formula 'Li2Qq' does not parse"),
+        (["--formula", "Li2Qq"], "unknown element 'Qq' in 'Li2Qq'"),
         (["--elements", "Li,Kr2"], "unknown element 'Kr2'"),
         (["--state", "done"], "unknown state 'done'"),
         (["--format", "xml"], "unknown format 'xml'"),

@@ -4,6 +4,8 @@ Examples::
 
     amorphdb db stats
     amorphdb db build --store configs/store-mongodb.yaml   # collect FireWorks/jobflow-remote runs
+    amorphdb db check --store ./amorphdb-data               # integrity: exit 1 on any problem
+    amorphdb db repair --store ./amorphdb-data              # rebuild what can be rebuilt
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def stats(
     """Counts of results by state, chemical system and temperature."""
     from amorphdb.store import open_database
 
-    with open_database(store) as db:
+    with open_database(store, must_exist=True) as db:
         s = db.stats()
     if as_json:
         s = {**s, "by_temperature_K": {f"{k:g}": v for k, v in s["by_temperature_K"].items()}}
@@ -68,6 +70,66 @@ def build(store: StoreOpt = None) -> None:
     typer.echo(f"build: {summary}")
 
 
+def _print_report(report, as_json: bool, title: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=1))
+        return
+    checked = ", ".join(f"{v} {k}" for k, v in report.checked.items())
+    typer.echo(f"{title} {report.address}: checked {checked}")
+    for action in report.actions:
+        typer.echo(f"  done: {action}")
+    for problem in report.problems:
+        typer.echo(f"  {problem.line()}")
+    if report.ok:
+        typer.echo("store is consistent: no problem found")
+    else:
+        fixable = sum(p.repairable for p in report.problems)
+        hint = " — run `amorphdb db repair`" if fixable and title == "check" else ""
+        typer.echo(
+            f"{len(report.problems)} problem(s), {fixable} repairable{hint}", err=True
+        )
+
+
+@db_app.command("check")
+def check(
+    store: StoreOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Verify integrity (collections readable, checksums, summaries vs job documents,
+    campaign records vs results, blob checksums); exit 1 when a problem is found."""
+    from amorphdb.store.database import AmorphousDB
+    from amorphdb.store.integrity import check_store
+
+    db = AmorphousDB.from_config(store, must_exist=True, tolerate=True)
+    try:
+        report = check_store(db)
+    finally:
+        db.close()
+    _print_report(report, as_json, "check")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@db_app.command("repair")
+def repair(
+    store: StoreOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Rebuild summaries/Arrhenius fits from job documents and campaign records from
+    results; move damaged files aside. Exit 1 when problems remain (listed)."""
+    from amorphdb.store.database import AmorphousDB
+    from amorphdb.store.integrity import repair_store
+
+    db = AmorphousDB.from_config(store, must_exist=True, repair=True)
+    try:
+        _before, after = repair_store(db)
+    finally:
+        db.close()
+    _print_report(after, as_json, "repair")
+    if not after.ok:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``amorphdb db stats|build``."""
+    """Add ``amorphdb db stats|build|check|repair``."""
     app.add_typer(db_app, name="db")

@@ -104,7 +104,7 @@ def structures(
         exclude_elements=exclude_elements, formula=formula, temperature=temperature,
         campaign=campaign, state=state, D=D, density=density, ea=ea,
     )  # fmt: skip
-    with open_database(store) as db, _Bar("structures") as bar:
+    with open_database(store, must_exist=True) as db, _Bar("structures") as bar:
         files = export_structures(db, q, folder, file_format, limit=limit, progress=bar)
     typer.echo(f"wrote {len(files)} {file_format.value} file(s) to {folder}")
 
@@ -138,7 +138,7 @@ def trajectories(
         exclude_elements=exclude_elements, formula=formula, temperature=temperature,
         campaign=campaign, state=state, D=D, density=density, ea=ea,
     )  # fmt: skip
-    with open_database(store) as db, _Bar("trajectories") as bar:
+    with open_database(store, must_exist=True) as db, _Bar("trajectories") as bar:
         files = export_trajectories(db, q, folder, stride=stride, limit=limit, progress=bar)
     typer.echo(f"wrote {len(files)} trajectory file(s) to {folder}")
 
@@ -176,7 +176,7 @@ def table(
         exclude_elements=exclude_elements, formula=formula, temperature=temperature,
         campaign=campaign, state=state, D=D, density=density, ea=ea,
     )  # fmt: skip
-    with open_database(store) as db:
+    with open_database(store, must_exist=True) as db:
         out = export_table(db, q, path, fields=fields, sort=sort, limit=limit, fmt=table_format)
     typer.echo(f"wrote {out}")
 

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from amorphdb.errors import ConfigError, StoreError
-from amorphdb.store.query import AmorphousQuery, parse_range, parse_species_range
+from amorphdb.store.query import AmorphousQuery, parse_range, parse_species_range, resolve_field
 
 
 class OutputFormat(StrEnum):
@@ -69,6 +69,14 @@ EaOpt = Annotated[
     str | None,
     typer.Option("--ea", help="Activation energy range in eV: [SPECIES:]MIN:MAX, e.g. Li::0.5."),
 ]
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        help="Range on a structure descriptor: NAME:MIN:MAX, e.g. cn.Si-O:3.9:4.1, n4.B:0.3:, "
+        "qn.Si.Q4::0.5, packing_fraction:0.5: (repeatable).",
+    ),
+]
 LimitOpt = Annotated[int, typer.Option("--limit", help="At most this many (0: all).")]
 SortOpt = Annotated[
     str | None, typer.Option("--sort", help="Sort fields, '-' for descending: -D_Li,formula.")
@@ -107,6 +115,7 @@ def build_query(
     D: list[str] | None = None,
     density: str | None = None,
     ea: str | None = None,
+    where: list[str] | None = None,
 ) -> AmorphousQuery:
     """Turn command-line filter strings into an :class:`AmorphousQuery` (validating them)."""
     from amorphdb.store.query import parse_elements
@@ -126,6 +135,11 @@ def build_query(
     for text in D or []:
         species, lo, hi = parse_species_range(text, what="D", species_required=True)
         d_ranges[species] = (lo, hi)  # type: ignore[index]
+    ranges: dict[str, tuple[float | None, float | None]] = {}
+    for text in where or []:
+        name, _, rest = text.partition(":")
+        resolve_field(name.strip())  # one-line error naming the known fields
+        ranges[name.strip()] = parse_range(rest, what=name.strip())
     query = AmorphousQuery(
         chemsys=chemsys,
         elements=parse_elements(elements),
@@ -138,6 +152,7 @@ def build_query(
         D=d_ranges,
         density_g_cm3=parse_range(density, what="density") if density else None,
         Ea_eV=parse_species_range(ea, what="Ea", species_required=False) if ea else None,
+        ranges=ranges,
     )
     query.criteria()  # validate now (formula, state, ...) for a one-line error
     return query
@@ -187,6 +202,7 @@ def query(
     D: DOpt = None,
     density: DensityOpt = None,
     ea: EaOpt = None,
+    where: WhereOpt = None,
     fields: FieldsOpt = None,
     sort: SortOpt = None,
     limit: LimitOpt = 0,
@@ -209,8 +225,9 @@ def query(
         D=D,
         density=density,
         ea=ea,
+        where=where,
     )
-    with open_database(store) as db:
+    with open_database(store, must_exist=True) as db:
         df = db.to_dataframe(q, fields=fields, sort=sort, limit=limit)
     print_dataframe(df, out_format, title=f"{len(df)} result(s)")
     if out_format is OutputFormat.TABLE and df.empty:

@@ -23,6 +23,7 @@ See ``configs/store-embedded.yaml``, ``configs/store-mongodb.yaml`` and ``docs/d
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -46,6 +47,10 @@ if TYPE_CHECKING:  # pragma: no cover
 STORE_ENV_VAR = "AMORPHDB_STORE"
 #: folder of the embedded store when nothing else is configured
 DEFAULT_EMBEDDED_PATH = Path("./amorphdb-data")
+#: file in an embedded store folder listing the collections it holds (lost-file detection)
+MARKER_FILE = ".amorphdb-collections"
+#: montydb storage settings (pymongo's BSON: binary payloads as bytes, as on MongoDB)
+MONTY_STORAGE_KWARGS = {"use_bson": True, "mongo_version": "4.0"}
 
 
 class StoreType(StrEnum):
@@ -236,48 +241,99 @@ class StoreConfig(BaseModel):
             kwargs["auth_source"] = self.auth_source
         return kwargs
 
-    def check(self) -> None:
-        """Fail fast with a one-line :class:`StoreError` if the store cannot be used."""
-        if self.type is StoreType.EMBEDDED:
-            _check_folder(self.path.expanduser())
-            self._create_embedded_collections()
-        else:
-            _ping_mongodb(self)
+    def check(
+        self, *, must_exist: bool = False, repair: bool = False, tolerate: bool = False
+    ) -> list[str]:
+        """Fail fast with a one-line :class:`StoreError` if the store cannot be used.
 
-    def _create_embedded_collections(self) -> None:
+        Parameters
+        ----------
+        must_exist
+            Read-only use (query, export, status, db stats/check): refuse an embedded
+            store folder that does not exist or holds no store, instead of creating an
+            empty one.
+        repair
+            Recreate (empty) collections the store had and lost, and return their names
+            instead of refusing to open (``amorphdb db repair``).
+        tolerate
+            Return the names of lost collections without recreating them
+            (``amorphdb db check``: nothing is changed).
+
+        Returns
+        -------
+        list of str
+            Names of lost collections (recreated only with ``repair``).
+        """
+        if self.type is not StoreType.EMBEDDED:
+            _ping_mongodb(self)
+            return []
+        folder = self.path.expanduser()
+        if must_exist and not (folder / self.database).is_dir():
+            state = "does not exist" if not folder.exists() else "holds no amorphdb store"
+            raise StoreError(
+                f"store folder {folder} {state}; pass --store (a store file or folder), "
+                f"set {STORE_ENV_VAR}, or run a campaign first (amorphdb run)"
+            )
+        if not must_exist:
+            _check_folder(folder)
+        return self._create_embedded_collections(repair=repair, tolerate=tolerate)
+
+    def collection_file(self, name: str) -> Path:
+        """Embedded store: the SQLite file of collection ``name``."""
+        return self.path.expanduser() / self.database / f"{name}.collection"
+
+    def _create_embedded_collections(
+        self, *, repair: bool = False, tolerate: bool = False
+    ) -> list[str]:
         """Create every collection up front, under the folder lock.
 
         montydb creates a collection (one SQLite file) lazily on the first write, in two
         steps (file, then table); two processes writing a new collection at once can see
         the file without the table ("no such table") or both try to create it. Creating
         them here while holding the same lock as :class:`LockedMontyStore` removes that
-        window. Only pymongo-API calls are used (list_collection_names, create_collection);
-        nothing is scanned, so opening a large store stays fast.
+        window. Nothing is scanned, so opening a large store stays fast.
+
+        The names created are recorded in ``<path>/.amorphdb-collections``; a recorded
+        collection whose file is gone was lost (deleted, disk trouble) and is *not*
+        silently recreated empty — that would make ``query`` answer 0 rows while
+        ``status`` says completed. The store refuses to open (one line naming the files
+        and ``amorphdb db repair``) unless ``repair`` is set.
         """
         folder = self.path.expanduser().resolve()
         names = list(self.collections.model_dump().values())
+        marker = folder / MARKER_FILE
         with _folder_lock(folder):
-            store = MontyStore(  # plain store: the lock is already held by this process
-                names[0],
-                database_path=str(folder),
-                database_name=self.database,
-                storage="sqlite",
-                storage_kwargs={"use_bson": True, "mongo_version": "4.0"},
-            )
             try:
-                store.connect()
-                database = store._collection.database
-                existing = set(database.list_collection_names())
-                for name in names:
-                    if name not in existing:
-                        database.create_collection(name)
+                recorded = set(json.loads(marker.read_text())) if marker.is_file() else set()
+            except (OSError, ValueError):
+                recorded = set()
+            lost = [n for n in names if n in recorded and not self.collection_file(n).is_file()]
+            if lost and tolerate and not repair:
+                return lost
+            if lost and not repair:
+                files = ", ".join(str(self.collection_file(n)) for n in lost)
+                raise StoreError(
+                    f"store {folder} is damaged: collection file(s) {files} are missing; "
+                    "run `amorphdb db check`, then `amorphdb db repair` to rebuild them "
+                    "from the job documents"
+                )
+            try:
+                from montydb import MontyClient, set_storage  # montydb's public API
+
+                set_storage(str(folder), storage="sqlite", **MONTY_STORAGE_KWARGS)
+                with MontyClient(str(folder)) as client:
+                    database = client[self.database]
+                    existing = set(database.list_collection_names())
+                    for name in names:
+                        if name not in existing:
+                            database.create_collection(name)
+                _write_text_atomic(marker, json.dumps(sorted(set(names) | recorded)))
             except Exception as exc:
                 raise StoreError(
                     f"cannot create the collections in {folder} ({exc}); "
                     "check the folder, or remove a damaged file there"
                 ) from None
-            finally:
-                store.close()
+        return lost
 
     # ------------------------------------------------------------------ building
     def make_store(self, collection: str, *, blob: bool = False) -> Store:
@@ -301,7 +357,7 @@ class StoreConfig(BaseModel):
                 database_path=str(self.path.expanduser().resolve()),
                 database_name=self.database,
                 storage="sqlite",
-                storage_kwargs={"use_bson": True, "mongo_version": "4.0"},
+                storage_kwargs=MONTY_STORAGE_KWARGS,
             )
         creds = self._mongo_credentials()
         client_kwargs = {"serverSelectionTimeoutMS": self.timeout_ms}
@@ -363,6 +419,12 @@ def _folder_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def _check_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -421,14 +483,49 @@ def _ping_mongodb(config: StoreConfig) -> None:
         client.close()
 
 
-def open_job_store(config_or_path: str | Path | StoreConfig | None = None) -> JobStore:
+def jobflow_job_store() -> JobStore | None:
+    """jobflow's own configured ``JOB_STORE``, when one is configured and amorphdb's is not.
+
+    jobflow reads ``JOBFLOW_JOB_STORE``, or ``JOB_STORE`` in ``$JOBFLOW_CONFIG_FILE`` /
+    ``~/.jobflow.yaml``. Used by :func:`open_job_store` and :func:`open_database` when no
+    store is given and ``AMORPHDB_STORE`` is unset, so one configuration serves both.
+    """
+    if os.environ.get(STORE_ENV_VAR):
+        return None
+    file = Path(os.environ.get("JOBFLOW_CONFIG_FILE", "~/.jobflow.yaml")).expanduser()
+    configured = bool(os.environ.get("JOBFLOW_JOB_STORE"))
+    if not configured and file.is_file():
+        try:
+            data = yaml.safe_load(file.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(
+                f"cannot read jobflow config {file} ({exc}); fix it or unset JOBFLOW_CONFIG_FILE"
+            ) from None
+        configured = isinstance(data, dict) and "JOB_STORE" in data
+    if not configured:
+        return None
+    from jobflow.settings import JobflowSettings
+
+    try:
+        return JobflowSettings().JOB_STORE  # reads the file/env again (not import-time)
+    except Exception as exc:
+        raise ConfigError(
+            f"jobflow config {file}: JOB_STORE is invalid ({exc}); see jobflow's docs"
+        ) from None
+
+
+def open_job_store(
+    config_or_path: str | Path | StoreConfig | JobStore | None = None,
+) -> JobStore:
     """Open the jobflow ``JobStore`` for a store configuration (checked, not yet connected).
 
     Parameters
     ----------
     config_or_path
-        A :class:`StoreConfig`, a YAML store file, or ``None`` for ``$AMORPHDB_STORE`` or the
-        default embedded store in ``./amorphdb-data``.
+        A :class:`StoreConfig`, a YAML store file, a store folder, a jobflow ``JobStore``
+        (returned as is), or ``None``: ``$AMORPHDB_STORE``, else jobflow's configured
+        ``JOB_STORE`` (:func:`jobflow_job_store`), else the embedded store in
+        ``./amorphdb-data``.
 
     Returns
     -------
@@ -446,6 +543,12 @@ def open_job_store(config_or_path: str | Path | StoreConfig | None = None) -> Jo
     """
     from jobflow import JobStore
 
+    if isinstance(config_or_path, JobStore):
+        return config_or_path
+    if config_or_path is None:
+        js = jobflow_job_store()
+        if js is not None:
+            return js
     config = StoreConfig.resolve(config_or_path)
     config.check()
     names = config.collections
@@ -455,8 +558,16 @@ def open_job_store(config_or_path: str | Path | StoreConfig | None = None) -> Jo
     )
 
 
-def open_database(config_or_path: str | Path | StoreConfig | None = None) -> AmorphousDB:
-    """Open the amorphdb query/write API on the same back end as :func:`open_job_store`."""
+def open_database(
+    config_or_path: str | Path | StoreConfig | JobStore | None = None,
+    *,
+    must_exist: bool = False,
+) -> AmorphousDB:
+    """Open the amorphdb query/write API on the same back end as :func:`open_job_store`.
+
+    ``must_exist=True`` (read-only commands) refuses a store folder that does not exist
+    instead of creating an empty one. A jobflow ``JobStore`` is accepted as the store.
+    """
     from amorphdb.store.database import AmorphousDB
 
-    return AmorphousDB.from_config(config_or_path)
+    return AmorphousDB.from_config(config_or_path, must_exist=must_exist)

@@ -102,6 +102,18 @@ def _duplicate_key_errors() -> tuple[type[Exception], ...]:
 DUPLICATE_KEY_ERRORS = _duplicate_key_errors()
 
 
+def _reads(method):
+    """Method decorator: a damaged or unreadable store gives one line (:func:`read_errors`)."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with read_errors(self.config.address):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 def _content(doc: dict[str, Any]) -> dict[str, Any]:
     """Document content without timestamps/_id (for "same result?" comparisons)."""
     skip = (*_TIMESTAMPS, "_id", "revision", "structure", "checksum")  # structure: by its id
@@ -122,15 +134,18 @@ class AmorphousDB:
     >>> db.find(elements=["Li", "S"], D={"Li": (1e-5, None)}, temperature_K=1000)  # doctest: +SKIP
     """
 
-    def __init__(self, config: StoreConfig) -> None:
+    def __init__(self, config: StoreConfig, store_factory: Any = None) -> None:
         self.config = config
         names = config.collections
-        self.amorphous_store = config.make_store(names.amorphous)
-        self.arrhenius_store = config.make_store(names.arrhenius)
-        self.campaigns_store = config.make_store(names.campaigns)
-        self.structures_store = config.make_store(names.structures)
-        self.meta_store = config.make_store(names.meta)
-        self.heartbeats_store = config.make_store(names.heartbeats)
+        make = store_factory or config.make_store
+        self.amorphous_store = make(names.amorphous)
+        self.arrhenius_store = make(names.arrhenius)
+        self.campaigns_store = make(names.campaigns)
+        self.structures_store = make(names.structures)
+        self.meta_store = make(names.meta)
+        self.heartbeats_store = make(names.heartbeats)
+        #: collections the store had and lost, recreated empty by ``repair=True``
+        self.lost_collections: list[str] = []
         #: campaign bookkeeping (attempts, claims, heartbeats): :mod:`amorphdb.store.campaigns`
         self.campaign_book = CampaignBook(self)
         self._embedded_colls: dict[str, EmbeddedCollection] = {}
@@ -140,11 +155,86 @@ class AmorphousDB:
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
-    def from_config(cls, config_or_path: str | Path | StoreConfig | None = None) -> AmorphousDB:
-        """Open (check, connect, index) the database for a config, YAML file or default."""
+    def from_config(
+        cls,
+        config_or_path: str | Path | StoreConfig | JobStore | None = None,
+        *,
+        must_exist: bool = False,
+        repair: bool = False,
+        tolerate: bool = False,
+    ) -> AmorphousDB:
+        """Open (check, connect, index) the database for a config, YAML file, folder,
+        jobflow ``JobStore`` or the default.
+
+        Parameters
+        ----------
+        must_exist
+            Read-only commands: refuse a store folder that does not exist (one line)
+            instead of creating an empty store.
+        repair
+            Open a damaged store (lost collections recreated empty, listed in
+            :attr:`lost_collections`) so ``amorphdb db repair`` can rebuild it.
+        tolerate
+            Open a damaged store without changing anything (``amorphdb db check``).
+        """
+        from jobflow import JobStore
+
+        if isinstance(config_or_path, JobStore):
+            return cls.from_job_store(config_or_path, must_exist=must_exist, repair=repair)
+        if config_or_path is None:
+            from amorphdb.store.config import jobflow_job_store
+
+            js = jobflow_job_store()
+            if js is not None:
+                return cls.from_job_store(js, must_exist=must_exist, repair=repair)
         config = StoreConfig.resolve(config_or_path)
-        config.check()
+        lost = config.check(must_exist=must_exist, repair=repair, tolerate=tolerate)
+        if config.type is StoreType.EMBEDDED and not (repair or tolerate):
+            damaged_files(config, raise_first=True)
         db = cls(config)
+        db.lost_collections = lost
+        db.connect()
+        return db
+
+    @classmethod
+    def from_job_store(
+        cls, job_store: JobStore, *, must_exist: bool = False, repair: bool = False
+    ) -> AmorphousDB:
+        """Open the database beside a jobflow ``JobStore`` (its docs_store's database).
+
+        An embedded ``MontyStore`` maps onto the embedded store in its folder; any other
+        maggma store (``MongoStore``, ...) gets sibling collections in the same database,
+        built from the store's own serialised settings (credentials included), so one
+        configuration (e.g. ``~/.jobflow.yaml``) serves jobflow and amorphdb.
+        """
+        from maggma.stores import MontyStore
+
+        from amorphdb.store.config import CollectionNames
+
+        docs = job_store.docs_store
+        if isinstance(docs, MontyStore) and docs.database_path != ":memory:":
+            config = StoreConfig(
+                path=Path(docs.database_path),
+                database=docs.database_name,
+                collections=CollectionNames(outputs=docs.collection_name),
+            )
+            db = cls.from_config(config, must_exist=must_exist, repair=repair)
+            db._job_store = job_store
+            return db
+        config = StoreConfig(
+            type=StoreType.MONGODB,
+            host=str(getattr(docs, "host", "localhost") or "localhost"),
+            port=int(getattr(docs, "port", 27017) or 27017),
+            database=str(getattr(docs, "database", None) or "amorphdb"),
+            collections=CollectionNames(outputs=docs.collection_name),
+        )
+        spec = docs.as_dict()
+
+        def sibling(name: str, blob: bool = False):
+            return type(docs).from_dict({**spec, "collection_name": name})
+
+        db = cls(config, store_factory=sibling)
+        db._job_store = job_store
         db.connect()
         return db
 
@@ -550,8 +640,10 @@ class AmorphousDB:
             cursor = cursor.sort(list(sort_spec.items()))
         if limit:
             cursor = cursor.limit(int(limit))
-        return iter(cursor)
+        with read_errors(self.config.address):
+            return iter(list(cursor))
 
+    @_reads
     def find(
         self,
         query: AmorphousQuery | None = None,
@@ -590,6 +682,7 @@ class AmorphousDB:
             self._attach_structures([doc])
         return doc.get_structure()
 
+    @_reads
     def count(self, query: AmorphousQuery | None = None, **filters: Any) -> int:
         """Number of summaries matching the filters."""
         q = self._query(query, filters)
@@ -601,6 +694,7 @@ class AmorphousDB:
         crit = self._criteria(q)
         return 0 if crit is None else self._coll("amorphous").count_documents(crit)
 
+    @_reads
     def get(self, key: str) -> AmorphousDoc | None:
         """One summary by its key (``campaign|formula|T|protocol_hash``)."""
         snap = self._current_snapshot()
@@ -610,6 +704,7 @@ class AmorphousDB:
         doc = self._coll("amorphous").find_one({"_id": key})
         return AmorphousDoc.from_mongo(doc) if doc else None
 
+    @_reads
     def find_structures(
         self, query: AmorphousQuery | None = None, *, limit: int = 0, **filters: Any
     ) -> list[tuple[AmorphousDoc, Structure]]:
@@ -621,6 +716,7 @@ class AmorphousDB:
                 out.append((doc, structure))
         return out
 
+    @_reads
     def to_dataframe(
         self,
         query: AmorphousQuery | None = None,
@@ -676,6 +772,7 @@ class AmorphousDB:
                 out[pair][f"Ea_std_{a['species']}"] = a.get("Ea_std_eV")
         return out
 
+    @_reads
     def find_arrhenius(
         self,
         *,
@@ -711,6 +808,7 @@ class AmorphousDB:
         return self.campaign_book.find(campaign, state)
 
     # ------------------------------------------------------------------ trajectories
+    @_reads
     def get_trajectory(self, doc_or_query: AmorphousDoc | dict[str, Any] | str) -> Trajectory:
         """Load the trajectory of a result from the blob store.
 
@@ -771,6 +869,7 @@ class AmorphousDB:
         return found[0]
 
     # ------------------------------------------------------------------ statistics
+    @_reads
     def stats(self) -> dict[str, Any]:
         """Counts of summaries by state, chemical system and temperature, and totals."""
         by_state: Counter[str] = Counter()
@@ -794,6 +893,48 @@ class AmorphousDB:
             "campaigns_by_state": dict(camp_state.most_common()),
             "address": self.config.address,
         }
+
+
+def damaged_files(config: StoreConfig, *, raise_first: bool = False) -> dict[str, str]:
+    """Embedded store: collection files that fail SQLite's ``quick_check`` → the problem.
+
+    With ``raise_first`` the first damaged file raises a one-line :class:`StoreError`
+    naming it and the fix (what every command opening the store sees).
+    """
+    from amorphdb.store.embedded import quick_check
+
+    found: dict[str, str] = {}
+    for name in config.collections.model_dump().values():
+        path = config.collection_file(name)
+        if not path.is_file():
+            continue
+        problem = quick_check(path)
+        if problem is None:
+            continue
+        if raise_first:
+            raise StoreError(
+                f"collection file {path} is damaged ({problem}); run `amorphdb db check`, "
+                "then `amorphdb db repair` (or restore the file from a backup)"
+            )
+        found[name] = problem
+    return found
+
+
+@contextlib.contextmanager
+def read_errors(address: str) -> Iterator[None]:
+    """Turn a failed read of a damaged/unreadable store into one :class:`StoreError` line."""
+    import sqlite3
+
+    from bson.errors import BSONError
+
+    try:
+        yield
+    except (sqlite3.Error, BSONError, OSError) as exc:
+        detail = getattr(exc, "strerror", None) or exc
+        raise StoreError(
+            f"cannot read the store at {address} ({detail}); run `amorphdb db check` to "
+            "find the damaged file, then `amorphdb db repair`"
+        ) from None
 
 
 def _decide(

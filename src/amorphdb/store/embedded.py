@@ -169,3 +169,22 @@ def _decode(value: bytes, path: Path) -> dict[str, Any]:
             f"a document in {path} cannot be decoded (damaged file); "
             "run `amorphdb db check` then `amorphdb db repair`"
         ) from None
+
+
+def quick_check(path: Path) -> str | None:
+    """None when the SQLite file at ``path`` is sound, else what is wrong (one line).
+
+    ``PRAGMA quick_check`` verifies the b-tree pages and record formats without the
+    slower index cross-checks; a truncated or garbled file fails it.
+    """
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            rows = con.execute("PRAGMA quick_check(1)").fetchall()
+            con.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        return str(exc)
+    status = rows[0][0] if rows else "no answer"
+    return None if status == "ok" else str(status)
