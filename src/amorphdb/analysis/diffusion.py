@@ -231,6 +231,9 @@ class DiffusionResult:
                 line += f"; {self.conductivity_charge_mS_cm:.3g} mS/cm from the collective D"
         if self.haven_ratio is not None:
             line += f"\n  Haven ratio D/D_charge({self.species}) = {self.haven_ratio:.2f}"
+            if self.D_charge and self.D_charge_std is not None and self.D > 0:
+                rel = np.hypot(self.D_std / self.D, self.D_charge_std / self.D_charge)
+                line += f" ± {self.haven_ratio * rel:.2f} (block spread of D_charge)"
         return line
 
 
