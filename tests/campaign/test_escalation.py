@@ -75,7 +75,7 @@ def test_eos_widens_volume_scan():
     p = ProtocolSettings()
     esc = escalate("EOS fit did not converge", EngineSpec(), p)
     f = esc.protocol.volume.scale_factors
-    assert min(f) == pytest.approx(0.7) and max(f) == pytest.approx(1.3)
+    assert min(f) == pytest.approx(0.8) and max(f) == pytest.approx(1.2)  # default ±0.1
     assert esc.protocol.volume.max_iterations == p.volume.max_iterations + 2
     for _ in range(5):
         esc = escalate("EOS fit did not converge", EngineSpec(), esc.protocol)
@@ -128,3 +128,26 @@ def test_disk_full_and_interrupted_keep_settings(error, kind, change):
     esc = escalate(error, engine, protocol)
     assert esc.kind == kind and esc.changes == [change]
     assert esc.engine == engine and esc.protocol == protocol
+
+
+@pytest.mark.slow
+def test_escalated_mlip_run_really_runs_at_one_fs(tmp_path):
+    """The MD the rerun's stage makers build from the escalated spec steps 1 fs (CHGNet)."""
+    import numpy as np
+    from pymatgen.core import Lattice, Structure
+
+    from amorphdb.engines import get_engine
+    from amorphdb.flows.md import MDMaker, stage_settings
+
+    failed = EngineSpec(name="mlip")  # the first attempt ran at the engine default, 2 fs
+    esc = escalate("MD failed after 3 correction(s) (budget 3): ERROR: Lost atoms", failed,
+                   ProtocolSettings())
+    assert esc.changes == ["timestep 2 → 1 fs"]
+    md = stage_settings(MDMaker(engine=esc.engine, temperature_K=1000.0, n_steps=20,
+                                traj_every=5, thermo_every=5))
+    assert md.timestep_fs == 1.0
+    li2o = Structure.from_spacegroup(  # antifluorite Li2O, 12 atoms
+        "Fm-3m", Lattice.cubic(4.61), ["Li", "O"], [[0.25, 0.25, 0.25], [0, 0, 0]])
+    out = get_engine(esc.engine).run(li2o, md, tmp_path)
+    assert out.trajectory.time_step == pytest.approx(5.0)  # 5 steps × 1 fs between frames
+    assert out.thermo.time_fs == pytest.approx(np.arange(0, 21, 5.0))
