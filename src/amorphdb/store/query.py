@@ -12,6 +12,7 @@ from typing import Any
 
 from pymatgen.core.periodic_table import Element
 
+from amorphdb.analysis.descriptors import QUERYABLE as DESCRIPTOR_FIELDS
 from amorphdb.errors import StoreError
 from amorphdb.store.schemas import ResultState, chemsys_of, reduced_formula
 
@@ -67,12 +68,17 @@ def resolve_field(name: str) -> str:
     """
     if name in SCALAR_FIELDS:
         return SCALAR_FIELDS[name]
+    if name.split(".")[0] in DESCRIPTOR_FIELDS:  # structure descriptors: cn.Si-O, qn.Si.Q4
+        return f"descriptors.structure.{name}"
     for prefix, sub in SPECIES_FIELDS.items():
         if name.startswith(prefix + "_"):
             species = name[len(prefix) + 1 :]
             if Element.is_valid_symbol(species):
                 return f"diffusion.{species}.{sub}" if sub else ""
-    known = ", ".join([*SCALAR_FIELDS, "D_<El>", "D_std_<El>", "Ea_<El>", "Ea_std_<El>"])
+    known = ", ".join(
+        [*SCALAR_FIELDS, "D_<El>", "D_std_<El>", "Ea_<El>", "Ea_std_<El>", "cn.<El>-<El>",
+         "n4.<El>", "qn.<El>.Q<n>", "rdf_peak_A.<El>-<El>", "packing_fraction"]
+    )
     raise StoreError(f"unknown field '{name}'; known fields: {known}")
 
 
