@@ -1,7 +1,9 @@
 """Jobs that turn MD outputs into database documents.
 
 ``record_temperature`` analyses one production run (diffusivity of each species,
-density, coordination) and returns an :class:`~amorphdb.store.schemas.AmorphousDoc`;
+structure descriptors under ``descriptors.structure``: density, RDF peaks, coordination,
+N4, Qn, packing fraction, bond energy, S(q)) and returns an
+:class:`~amorphdb.store.schemas.AmorphousDoc`;
 ``record_arrhenius`` fits D(T) per species and returns
 :class:`~amorphdb.store.schemas.ArrheniusDoc` documents. Both are job *outputs*:
 the store collects them from the JobStore idempotently
@@ -19,6 +21,7 @@ from jobflow import job
 from amorphdb.analysis import Trajectory, diffusivity
 from amorphdb.engines import MDRunDocument
 from amorphdb.flows.md import as_structure
+from amorphdb.flows.structure_record import structure_record
 from amorphdb.store.schemas import (
     AmorphousDoc,
     ArrheniusDoc,
@@ -110,6 +113,8 @@ def record_temperature(
         }
     descriptors["mean_temperature_K"] = run.mean_temperature_K
     descriptors["corrections"] = [c.model_dump() for c in run.corrections]
+    engine = str(run.engine.value if hasattr(run.engine, "value") else run.engine)
+    descriptors["structure"] = structure_record(trajectory, engine, run.potential)
     return AmorphousDoc.from_structure(
         structure,
         campaign=campaign,
