@@ -102,7 +102,7 @@ def _msd_panel(ax, res: DiffusionResult, plt) -> None:
     good = (lo > 0) & (hi > 0)
     if good.any():
         ax.fill_between(tt[good], lo[good], hi[good], color="k", alpha=0.15, lw=0, label="±1σ(D)")
-    if slope > 0:  # a slope-1 (diffusive) guide through the fit at the window's end
+    if slope > 0 and res.diffusive:  # a slope-1 guide through the fit at the window end
         y1 = slope * t1 + intercept
         ax.loglog(t[ok], y1 * t[ok] / t1, ":", color="grey", lw=0.8, label="∝ t")
     if res.diffusive:

@@ -219,7 +219,6 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option(
                 "--frame-interval-fs",
-                "--time-step",
                 help="fs between stored frames. Not with --timestep-fs/--nblock.",
             ),
         ] = None,
