@@ -337,6 +337,7 @@ def repair_store(db: AmorphousDB) -> tuple[Report, Report]:
             report.actions.append(f"removed damaged {collection} document {key}")
         if problem.kind == "missing":
             report.actions.append(f"recreated lost collection {problem.where}")
+    db.lost_collections = []  # recreated empty when the store was opened for repair
     db.connect()
     summaries, fits, _ = _job_records(db, report)
     counts = {"summaries": 0, "fits": 0}
