@@ -12,6 +12,7 @@ from pymatgen.core.trajectory import Trajectory as PmgTrajectory
 
 from amorphdb.analysis import AnalysisError, Trajectory
 from amorphdb.analysis.synthetic import random_walk_trajectory
+from amorphdb.analysis.timing import run_temperature_K
 
 OPENERS = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}
 
@@ -154,7 +155,10 @@ def test_xdatcar_time_from_incar_outcar_vasprun(tmp_path, small):
         Trajectory.from_file(x)
     with pytest.raises(AnalysisError, match="give --nblock N"):
         Trajectory.from_file(x, timestep_fs=2.0)  # POTIM is not the frame spacing
-    (tmp_path / "INCAR").write_text("SYSTEM = test\nIBRION = 0; POTIM = 2.0 ! fs\nNBLOCK = 5\n")
+    (tmp_path / "INCAR").write_text(
+        "SYSTEM = test\nIBRION = 0; POTIM = 2.0 ! fs\nNBLOCK = 5\nTEBEG = 1000; TEEND = 1000\n"
+    )
+    assert run_temperature_K(x) == (1000.0, "INCAR")
     r = Trajectory.from_file(x)
     assert r.time_step == 10.0 and "INCAR" in r.metadata["time_source"]
     (tmp_path / "INCAR").write_text("IBRION = 0\nPOTIM = 2.0\n")  # NBLOCK: VASP default 1
@@ -218,12 +222,20 @@ def test_lammps_timestep_from_the_input_or_log_next_to_the_dump(tmp_path):
     (tmp_path / "traj.dump").write_text("\n".join(lines) + "\n")
     with pytest.raises(AnalysisError, match="no time information"):
         Trajectory.from_file(tmp_path / "traj.dump")
-    (tmp_path / "in.lammps").write_text("units metal\natom_style atomic\ntimestep 0.002\nrun 20\n")
+    (tmp_path / "in.lammps").write_text(
+        "units metal\natom_style atomic\ntimestep 0.002\n"
+        "fix heat all nvt temp 300.0 1200.0 0.1\nrun 10\nunfix heat\n"
+        "fix integrate all nvt temp 1200.0 1200.0 0.1\nrun 20\n"
+    )
+    assert run_temperature_K(tmp_path / "traj.dump") == (1200.0, "in.lammps")
     t = Trajectory.from_file(tmp_path / "traj.dump")
     assert (
         t.time_step == pytest.approx(20.0)
         and "in.lammps (units metal)" in t.metadata["time_source"]
     )
-    (tmp_path / "log.lammps").write_text("LAMMPS (2 Aug 2023)\nunits real\ntimestep 0.5\n")
+    (tmp_path / "log.lammps").write_text(
+        "LAMMPS (2 Aug 2023)\nunits real\ntimestep 0.5\nfix 1 all langevin 900 300 100 7\n"
+    )
+    assert run_temperature_K(tmp_path / "traj.dump") == (None, "")  # a ramp
     assert Trajectory.from_file(tmp_path / "traj.dump").time_step == pytest.approx(5.0)
     assert Trajectory.from_file(tmp_path / "traj.dump", timestep_fs=1.0).time_step == 10.0

@@ -67,6 +67,7 @@ def test_readme_example_on_a_vasp_xdatcar_with_its_incar(tmp_path, walk, capsys,
     assert "10 fs (MD step 2 fs (INCAR) x 5 steps (INCAR))" in out
     d, s = _d(out, "Li")
     assert abs(d - 1e-4) < 4 * s and s < 0.2e-4  # not 5e-4
+    assert "σ_NE(Li) =" in out and "at 1500 K" in out  # TEBEG of the INCAR
     assert "FROZEN GLASS" in out  # the O only vibrate
 
 

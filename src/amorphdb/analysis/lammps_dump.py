@@ -192,7 +192,8 @@ def read_lammps_dump(
         nblock=nblock,
         file_timestep_fs=file_dt,
         file_nblock=step_interval if step_interval is not None else (1 if nblock is None else None),
-        file_source=f"{dt_source}; the TIMESTEP items" if dt_source else "the TIMESTEP items",
+        file_source="the TIMESTEP items",
+        timestep_source=dt_source or None,
     )
     meta = {
         "timesteps_first_last": [int(step_arr[0]), int(step_arr[-1])],

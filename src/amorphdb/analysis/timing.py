@@ -31,6 +31,7 @@ __all__ = [
     "FrameTiming",
     "lammps_md_parameters",
     "resolve_frame_interval",
+    "run_temperature_K",
     "vasp_md_parameters",
 ]
 
@@ -82,6 +83,7 @@ def resolve_frame_interval(
     file_nblock: int | None = None,
     file_frame_interval_fs: float | None = None,
     file_source: str = "the file",
+    timestep_source: str | None = None,
     nblock_hint: str = "--nblock N",
     file_nblock_is_fact: bool = True,
 ) -> FrameTiming:
@@ -100,6 +102,8 @@ def resolve_frame_interval(
         fs between frames stated by the file itself (vasprun.xml: POTIM; extxyz: ``time``).
     file_source
         Where the file values came from, for the provenance string.
+    timestep_source
+        Where ``file_timestep_fs`` came from, when not ``file_source``.
     nblock_hint
         What to ask for when the steps between frames are unknown.
     file_nblock_is_fact
@@ -135,15 +139,15 @@ def resolve_frame_interval(
         )
     if dt_user is not None and file_timestep_fs is not None and dt_user != file_timestep_fs:
         warnings.warn(
-            f"{name}: --timestep-fs {dt_user:g} overrides POTIM {file_timestep_fs:g} fs of "
-            f"{file_source}",
+            f"{name}: --timestep-fs {dt_user:g} overrides the MD step {file_timestep_fs:g} fs of "
+            f"{timestep_source or file_source}",
             AnalysisWarning,
             stacklevel=3,
         )
     dt = dt_user if dt_user is not None else file_timestep_fs
     n = int(nblock) if nblock is not None else file_nblock
     if dt is not None and n is not None:
-        src_dt = "--timestep-fs" if dt_user is not None else f"{file_source}"
+        src_dt = "--timestep-fs" if dt_user is not None else (timestep_source or file_source)
         src_n = "--nblock" if nblock is not None else f"{file_source}"
         return FrameTiming(
             dt * n, dt, int(n), f"MD step {dt:g} fs ({src_dt}) x {n} steps ({src_n})"
@@ -317,4 +321,50 @@ def lammps_md_parameters(dump: str | Path) -> tuple[float | None, str]:
         if step is None:
             step = _LAMMPS_DEFAULT_TIMESTEP[units]
         return step * LAMMPS_TIME_UNIT_FS[units], f"{path.name} (units {units})"
+    return None, ""
+
+
+# ------------------------------------------------------------------ temperature
+_FIX_TEMP = re.compile(
+    r"^\s*fix\s+\S+\s+\S+\s+(?:nvt|npt|nph)\b.*?\btemp\s+([-+0-9.eE]+)\s+([-+0-9.eE]+)"
+    r"|^\s*fix\s+\S+\s+\S+\s+(?:langevin|temp/\S+)\s+([-+0-9.eE]+)\s+([-+0-9.eE]+)",
+    re.M,
+)
+_TEBEG = re.compile(r"\bTEBEG\s*=\s*([-+0-9.eE]+)")
+_TEEND = re.compile(r"\bTEEND\s*=\s*([-+0-9.eE]+)")
+
+
+def run_temperature_K(trajectory: str | Path) -> tuple[float | None, str]:
+    """Thermostat temperature (K) of the run a trajectory belongs to, when constant.
+
+    VASP (an XDATCAR/vasprun.xml): TEBEG (= TEEND) from the OUTCAR or INCAR beside it.
+    LAMMPS: the last ``fix ... nvt|npt temp T T`` / ``langevin T T`` of ``log.lammps`` or
+    ``in.lammps`` beside it. ``(None, "")`` when not found or ramped (T start ≠ end).
+    """
+    p = Path(trajectory)
+    folder = p.parent
+    name = p.name.lower()
+    if "xdatcar" in name or "vasprun" in name:
+        for stem in ("OUTCAR", "INCAR"):
+            path = next((c for c in _candidates(folder, stem) if c.is_file()), None)
+            if path is None:
+                continue
+            try:
+                with open_text(path) as fh:
+                    text = fh.read()
+            except (OSError, UnicodeDecodeError, EOFError):
+                continue
+            beg, end = _TEBEG.findall(text), _TEEND.findall(text)
+            if beg and (not end or float(end[-1]) in (float(beg[-1]), -1.0)):
+                return float(beg[-1]), path.name
+        return None, ""
+    for path in (folder / "log.lammps", folder / "in.lammps"):
+        if not path.is_file():
+            continue
+        hits = _FIX_TEMP.findall(path.read_text(errors="replace"))
+        if hits:
+            vals = [float(v) for v in hits[-1] if v]
+            if len(vals) == 2 and vals[0] == vals[1]:
+                return vals[0], path.name
+            return None, ""
     return None, ""

@@ -14,7 +14,10 @@ import typer
 
 from amorphdb.errors import AmorphdbError
 
-_TEMPERATURE_IN_PATH = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*K(?![a-zA-Z])")
+_TEMPERATURE_IN_PATH = re.compile(
+    r"(?<![\d.])(\d+(?:\.\d+)?)\s*K(?![a-zA-Z])"  # 1500K, run_1500.5K
+    r"|(?:^|(?<=[/_\-.]))T(\d{2,5})(?=$|[/_\-.])"  # T1500/, run_T1500.dump
+)
 
 
 def expand_files(patterns: list[str]) -> list[Path]:
@@ -39,8 +42,11 @@ def _split(values: list[str] | None) -> list[str] | None:
 
 
 def _temperatures(files: list[Path], given: str | None) -> list[float | None]:
-    """One temperature per file: ``--temperature`` (one value, or one per file), else a
-    ``<number>K`` in the file's path (``T1500K/XDATCAR``, ``run_1500K.dump``)."""
+    """One temperature per file: ``--temperature`` (one value, or one per file), else the
+    thermostat of the run's files (INCAR/OUTCAR TEBEG, LAMMPS ``fix nvt temp``), else a
+    ``<number>K`` or ``T<number>`` in the file's path (``1500K/XDATCAR``, ``T1500/traj.dump``)."""
+    from amorphdb.analysis.timing import run_temperature_K
+
     if given:
         try:
             values = [float(v) for v in given.split(",") if v.strip()]
@@ -56,8 +62,11 @@ def _temperatures(files: list[Path], given: str | None) -> list[float | None]:
         return values
     out: list[float | None] = []
     for f in files:
-        hits = _TEMPERATURE_IN_PATH.findall(str(f))
-        out.append(float(hits[-1]) if hits else None)
+        t, _ = run_temperature_K(f)
+        if t is None:
+            hits = _TEMPERATURE_IN_PATH.findall(str(f))
+            t = float(next(v for v in hits[-1] if v)) if hits else None
+        out.append(t)
     return out
 
 
