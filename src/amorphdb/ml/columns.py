@@ -112,7 +112,7 @@ def log10_diffusivity(d_cm2_s: object) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"row {i}: D = {d[i]!r} cm²/s is not positive ({int(bad.sum())} such row(s)); "
+            f"row {i}: D = {float(d[i])!r} cm²/s is not positive ({int(bad.sum())} such row(s)); "
             "drop them before fitting"
         )
     return np.log10(d)

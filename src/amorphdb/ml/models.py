@@ -49,19 +49,21 @@ def parse_kind(kind: str | ModelKind) -> ModelKind:
         raise DataError(f"unknown model kind {kind!r}; choose one of {names}") from None
 
 
-def _estimator(kind: ModelKind, seed: int, n_jobs: int):
+def _estimator(kind: ModelKind, seed: int, n_jobs: int, n_rows: int):
     if kind is ModelKind.random_forest:
         from sklearn.ensemble import RandomForestRegressor
 
-        # sqrt(n_features) per split and half-size bootstrap samples: ~6x cheaper than the
-        # defaults at the same CV error on the shipped data (the CV+ intervals fit K+1 forests)
+        # sqrt(n_features) per split and, on large tables, half-size bootstrap samples: the
+        # CV+ intervals fit K + 1 forests, so each must be cheap; small tables run on one
+        # thread (thread start-up costs more than the trees)
+        big = n_rows >= 1000
         return RandomForestRegressor(
             n_estimators=100,
             min_samples_leaf=2,
             max_features="sqrt",
-            max_samples=0.5,
+            max_samples=0.5 if big else None,
             random_state=seed,
-            n_jobs=n_jobs,
+            n_jobs=n_jobs if big else 1,
         )
     if kind is ModelKind.xgboost:
         from xgboost import XGBRegressor
@@ -110,7 +112,11 @@ class DiffusivityModel:
     alpha
         Miscoverage of the interval (0.1: a 90 % interval).
     n_jobs
-        Threads of the tree models (-1: all cores).
+        Threads of the random forest (-1: all cores).
+    features
+        ``"all"``: composition features, 1000/T and the table's own numeric columns
+        (structure descriptors); ``"composition"``: composition and 1000/T only (a model
+        that predicts from a formula and a temperature alone).
     """
 
     kind: str | ModelKind = ModelKind.random_forest
@@ -118,6 +124,7 @@ class DiffusivityModel:
     calibration_splits: int = 5
     alpha: float = 0.1
     n_jobs: int = -1
+    features: str = "all"
     feature_names: list[str] = field(default_factory=list, init=False)
     extra_columns: list[str] = field(default_factory=list, init=False)
     elements: set[str] = field(default_factory=set, init=False)
@@ -133,6 +140,8 @@ class DiffusivityModel:
         self.kind = parse_kind(self.kind)
         if not 0 < self.alpha < 1:
             raise DataError(f"alpha must be in (0, 1), got {self.alpha}")
+        if self.features not in ("all", "composition"):
+            raise DataError(f"features must be 'all' or 'composition', got {self.features!r}")
         if self.calibration_splits < 2:
             raise DataError(f"calibration_splits must be >= 2, got {self.calibration_splits}")
 
@@ -148,8 +157,8 @@ class DiffusivityModel:
         X = self._features(data)[self.feature_names]
         return X.fillna(self._fill)
 
-    def _new_estimator(self):
-        return _estimator(self.kind, self.seed, self.n_jobs)
+    def _new_estimator(self, n_rows: int):
+        return _estimator(self.kind, self.seed, self.n_jobs, n_rows)
 
     @staticmethod
     def _fit_one(est, X: pd.DataFrame, y: np.ndarray):
@@ -164,8 +173,11 @@ class DiffusivityModel:
         return np.asarray(est.predict(X.to_numpy(float)), float)
 
     # ----------------------------------------------------------------- API
-    def fit(self, data: pd.DataFrame) -> DiffusivityModel:
+    def fit(self, data: pd.DataFrame, intervals: bool = True) -> DiffusivityModel:
         """Fit on a table with ``formula``, ``temperature_K``, ``log10_D`` (+ descriptors).
+
+        ``intervals=False`` skips the K calibration models (point predictions only; the
+        intervals of :meth:`predict` are then NaN) — for learning curves.
 
         Raises
         ------
@@ -180,7 +192,7 @@ class DiffusivityModel:
             raise DataError(
                 f"data has {n_groups} composition(s); at least 2 are needed to calibrate intervals"
             )
-        self.extra_columns = _extra_columns(data)
+        self.extra_columns = _extra_columns(data) if self.features == "all" else []
         X = self._features(data)
         usable = [c for c in X.columns if X[c].notna().any()]
         self.feature_names = usable
@@ -188,15 +200,16 @@ class DiffusivityModel:
         self._fill = X.median()
         X = X.fillna(self._fill)
         y = data[TARGET].to_numpy(float)
-        self._model = self._fit_one(self._new_estimator(), X, y)
+        self._model = self._fit_one(self._new_estimator(len(y)), X, y)
         if self.kind is ModelKind.sisso:  # term importances are computed on the training data
             self._fit_matrix = X
         k = min(self.calibration_splits, n_groups)
         self._fold_models = []
         self._fold_of_row = np.empty(len(y), dtype=int)
         self._residuals = np.empty(len(y))
-        for i, (tr, te) in enumerate(_grouped_folds(groups, k, self.seed)):
-            est = self._fit_one(self._new_estimator(), X.iloc[tr], y[tr])
+        folds = _grouped_folds(groups, k, self.seed) if intervals else []
+        for i, (tr, te) in enumerate(folds):
+            est = self._fit_one(self._new_estimator(len(tr)), X.iloc[tr], y[tr])
             self._fold_models.append(est)
             self._fold_of_row[te] = i
             self._residuals[te] = np.abs(y[te] - self._predict_one(est, X.iloc[te]))
@@ -229,10 +242,10 @@ class DiffusivityModel:
             )
         X = self._matrix(data)
         point = self._predict_one(self._model, X)
-        per_fold = np.array([self._predict_one(m, X) for m in self._fold_models])  # (K, m)
-        mu = per_fold[self._fold_of_row]  # (n_train, m)
-        r = self._residuals[:, None]
-        low, high = _cv_plus(mu - r, mu + r, self.alpha)
+        if self._fold_models:
+            low, high = self._interval(X)
+        else:
+            low = high = np.full(len(X), np.nan)
         lo_t, hi_t = self.temperature_range_K
         t = data[TEMPERATURE].to_numpy(float)
         known = [{s for s, _ in _pairs(f)} <= self.elements for f in data[FORMULA].astype(str)]
@@ -242,12 +255,18 @@ class DiffusivityModel:
                 FORMULA: data[FORMULA].to_numpy(),
                 TEMPERATURE: t,
                 TARGET: point,
-                "log10_D_low": np.minimum(low, point),
-                "log10_D_high": np.maximum(high, point),
+                "log10_D_low": np.fmin(low, point) if self._fold_models else low,
+                "log10_D_high": np.fmax(high, point) if self._fold_models else high,
                 "in_domain": in_domain,
             },
             index=data.index,
         )
+
+    def _interval(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        per_fold = np.array([self._predict_one(m, X) for m in self._fold_models])  # (K, m)
+        mu = per_fold[self._fold_of_row]  # (n_train, m)
+        r = self._residuals[:, None]
+        return _cv_plus(mu - r, mu + r, self.alpha)
 
     @property
     def feature_importances(self) -> pd.Series:

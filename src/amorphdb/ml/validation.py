@@ -193,7 +193,7 @@ def learning_curve(
             k = max(2, round(frac * len(uniq)))
             keep = set(rng.choice(uniq, size=min(k, len(uniq)), replace=False))
             sub = tr[np.isin(groups[tr], list(keep))]
-            m = dataclasses.replace(model).fit(data.iloc[sub])
+            m = dataclasses.replace(model).fit(data.iloc[sub], intervals=False)
             errors.append(y[te] - m.predict(data.iloc[te])[TARGET].to_numpy())
             sizes.append(len(keep))
         e = np.concatenate(errors)
