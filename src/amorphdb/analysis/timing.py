@@ -201,7 +201,7 @@ def vasp_md_parameters(xdatcar: str | Path) -> tuple[float | None, int | None, s
             continue
         try:
             with open_text(path) as fh:
-                text = fh.read() if stem != "vasprun.xml" else _xml_head(fh)
+                text = _xml_head(fh) if stem == "vasprun.xml" else _outcar_head(fh)
         except (OSError, UnicodeDecodeError, EOFError):
             continue
         potim, nblock = _parse_vasp(stem, text)
@@ -225,6 +225,20 @@ def vasp_md_parameters(xdatcar: str | Path) -> tuple[float | None, int | None, s
     if potim is not None and nblock is None:
         nblock = 1
     return potim, nblock, source
+
+
+def _outcar_head(fh, max_lines: int = 100_000) -> str:
+    """The parameter part of an OUTCAR (or a whole INCAR): up to the first SCF iteration.
+
+    An MD OUTCAR can be gigabytes; POTIM, NBLOCK and TEBEG are printed before the first
+    ``Iteration`` line.
+    """
+    out = []
+    for i, line in enumerate(fh):
+        if "- Iteration" in line or i >= max_lines:
+            break
+        out.append(line)
+    return "".join(out)
 
 
 def _xml_head(fh) -> str:
@@ -351,7 +365,7 @@ def run_temperature_K(trajectory: str | Path) -> tuple[float | None, str]:
                 continue
             try:
                 with open_text(path) as fh:
-                    text = fh.read()
+                    text = _outcar_head(fh)
             except (OSError, UnicodeDecodeError, EOFError):
                 continue
             beg, end = _TEBEG.findall(text), _TEEND.findall(text)
