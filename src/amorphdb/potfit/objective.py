@@ -1,0 +1,178 @@
+"""Losses of a parameter set: glass density and N4 against experiment, from MD.
+
+:func:`glass_properties` (pure) averages density and N4 over the last frames of the
+glass anneal with block-average σ; :func:`glass_losses` compares them with the
+targets — RMS relative density error and RMS absolute N4 error over the glasses — and
+:class:`MDObjective` runs each parameter set as an ordinary melt–quench campaign
+(one per evaluation, named after its parameters) through the local launcher and
+reads the glasses back from the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from amorphdb.analysis import Trajectory
+from amorphdb.analysis.structure import boron_n4_fraction, density
+from amorphdb.potfit.config import Mode, N4Source, ObjectiveSettings, PotfitConfig
+from amorphdb.potfit.targets import GlassTarget, dbx_n4, load_targets
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GlassProperties:
+    """Density (g/cm³) and N4 of one simulated glass, with block-average σ."""
+
+    density_g_cm3: float
+    density_std_g_cm3: float
+    n4: float
+    n4_std: float
+    n_frames: int
+
+    def as_dict(self) -> dict[str, float]:
+        """JSON form."""
+        return asdict(self)
+
+
+def _mean_sem(values: np.ndarray, n_blocks: int = 4) -> tuple[float, float]:
+    """Mean and standard error from ``n_blocks`` block means (Flyvbjerg & Petersen 1989)."""
+    blocks = [b.mean() for b in np.array_split(values, min(n_blocks, len(values)))]
+    sem = float(np.std(blocks, ddof=1) / np.sqrt(len(blocks))) if len(blocks) > 1 else math.nan
+    return float(values.mean()), sem
+
+
+def glass_properties(
+    traj: Trajectory, n_frames: int = 20, n4_cutoff_A: float = 2.0
+) -> GlassProperties:
+    """Density and N4 (B–O bonds within ``n4_cutoff_A``) over the last ``n_frames`` frames."""
+    first = max(0, traj.n_frames - n_frames)
+    idx = range(first, traj.n_frames)
+    rho = np.array([density(traj, frames=i) for i in idx])
+    n4 = np.array([boron_n4_fraction(traj, cutoff_A=n4_cutoff_A, frames=i) for i in idx])
+    rho_mean, rho_sem = _mean_sem(rho)
+    n4_mean, n4_sem = _mean_sem(n4)
+    return GlassProperties(rho_mean, rho_sem, n4_mean, n4_sem, len(rho))
+
+
+def n4_target(glass: GlassTarget, source: N4Source) -> float:
+    """The N4 a glass is fitted to: measured, or Dell–Bray–Xiao where none is (or always)."""
+    if source is N4Source.DBX or glass.n4 is None:
+        return dbx_n4(glass)
+    return glass.n4
+
+
+def glass_losses(
+    props: Mapping[str, GlassProperties | None],
+    targets: Mapping[str, GlassTarget],
+    settings: ObjectiveSettings,
+) -> dict[str, float]:
+    """``{"density": RMS (ρ − ρexp)/ρexp, "n4": RMS (N4 − N4exp)}`` over the glasses.
+
+    A glass that did not finish (None) makes both losses NaN (a failed evaluation).
+    """
+    if any(props.get(label) is None for label in targets):
+        return {"density": math.nan, "n4": math.nan}
+    d_err, n_err = [], []
+    for label, glass in targets.items():
+        p = props[label]
+        if glass.density_g_cm3 is not None:
+            d_err.append((p.density_g_cm3 - glass.density_g_cm3) / glass.density_g_cm3)
+        n_err.append(p.n4 - n4_target(glass, settings.n4_source))
+    rms = lambda e: float(np.sqrt(np.mean(np.square(e)))) if e else 0.0  # noqa: E731
+    return {"density": rms(d_err), "n4": rms(n_err)}
+
+
+def combine(losses: dict[str, float], settings: ObjectiveSettings) -> float | dict[str, float]:
+    """Weighted sum (weighted mode) or the named losses with weight > 0 (Pareto mode)."""
+    used = {k: v for k, v in losses.items() if settings.weights.get(k, 0.0) > 0}
+    if settings.mode is Mode.PARETO:
+        return used
+    return float(sum(settings.weights[k] * v for k, v in used.items()))
+
+
+class MDObjective:
+    """Objective of :func:`amorphdb.potfit.optimize` that runs melt–quench MD.
+
+    Each parameter set becomes a campaign (:meth:`PotfitConfig.campaign_for`) run
+    through the launcher registry (:func:`amorphdb.campaign.launchers.connect_launcher`:
+    ``local`` or ``parsl``, which run to completion); its glasses land in the store
+    under that campaign name with the parameters in ``provenance.potential``. A
+    finished campaign is not run again (the launcher's claim skips it), so a resumed
+    optimisation reuses what a killed one completed.
+    """
+
+    def __init__(
+        self, config: PotfitConfig, on_progress: Callable[[str, str], None] | None = None
+    ) -> None:
+        self.config = config
+        self.on_progress = on_progress
+        self.targets = load_targets(config.objective.compositions, config._table())
+        self._details: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, batch: list[dict[str, float]]) -> list[float | dict[str, float]]:
+        """Run every parameter set of ``batch``; one loss per set."""
+        return [self.evaluate(params) for params in batch]
+
+    def evaluate(self, params: dict[str, float]) -> float | dict[str, float]:
+        """Run one parameter set and return its loss (NaN when a glass failed)."""
+        from amorphdb.campaign.launchers import connect_launcher
+
+        spec = self.config.campaign_for(params)
+        formula_of = {label: _reduced(t.formula) for label, t in self.targets.items()}
+        launcher = connect_launcher(spec, self.config.launcher)
+        results = launcher.submit(
+            spec, list(formula_of.values()), on_progress=self.on_progress, claim=True
+        )
+        errors = {f: r.error for f, r in results.items() if not getattr(r, "ok", True)}
+        props = self.read_glasses(spec.name, spec.store_path(), formula_of)
+        losses = glass_losses(props, self.targets, self.config.objective)
+        self._details[_key(params)] = {
+            "campaign": spec.name,
+            "glasses": {k: (v.as_dict() if v else None) for k, v in props.items()},
+            "losses": losses,
+            **({"errors": errors} if errors else {}),
+        }
+        return combine(losses, self.config.objective)
+
+    def details(self, params: dict[str, float]) -> dict[str, Any] | None:
+        """Per-glass results of an evaluated parameter set (stored in the history)."""
+        return self._details.get(_key(params))
+
+    def read_glasses(
+        self, campaign: str, store: Any, formula_of: Mapping[str, str]
+    ) -> dict[str, GlassProperties | None]:
+        """Density and N4 of each glass of ``campaign`` from the store (None if missing)."""
+        from amorphdb.store import open_database
+
+        settings = self.config.objective
+        temperature = self.config.glass.glass_temperature_K
+        out: dict[str, GlassProperties | None] = {}
+        db = open_database(store)
+        try:
+            for label, formula in formula_of.items():
+                docs = db.find(campaign=campaign, formula=formula, temperature_K=temperature)
+                if not docs:
+                    out[label] = None
+                    continue
+                traj = db.get_trajectory(docs[0])
+                out[label] = glass_properties(traj, settings.average_frames, settings.n4_cutoff_A)
+        finally:
+            db.close()
+        return out
+
+
+def _reduced(formula: str) -> str:
+    from amorphdb.structure import parse_composition
+
+    return parse_composition(formula).reduced_formula  # as CampaignSpec.formulas()
+
+
+def _key(params: Mapping[str, float]) -> str:
+    return repr(sorted((k, float(v)) for k, v in params.items()))
