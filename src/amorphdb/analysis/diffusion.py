@@ -42,7 +42,7 @@ from amorphdb.analysis.msd import (
     msd_from_spectrum,
     unwrapped_series,
 )
-from amorphdb.analysis.trajectory import Trajectory, decode_array, encode_array
+from amorphdb.analysis.trajectory import Trajectory, decode_array, encode_array, json_safe
 
 __all__ = ["DiffusionResult", "UncertaintyMethod", "choose_window", "diffusivity"]
 
@@ -183,7 +183,7 @@ class DiffusionResult:
         d["fit_window"] = list(self.fit_window)
         if plain:
             d["diffusive"] = self.diffusive
-            d = _finite(d)
+            d = json_safe(d)
         d["@module"] = type(self).__module__
         d["@class"] = type(self).__name__
         return d
@@ -235,17 +235,6 @@ class DiffusionResult:
                 rel = np.hypot(self.D_std / self.D, self.D_charge_std / self.D_charge)
                 line += f" ± {self.haven_ratio * rel:.2f} (block spread of D_charge)"
         return line
-
-
-def _finite(value: Any) -> Any:
-    """NaN/inf → None, recursively (strict JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def _slopes(t: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -23,7 +23,18 @@ from monty.json import MSONable
 
 from amorphdb.analysis.errors import AnalysisError
 
-__all__ = ["Trajectory", "decode_array", "encode_array"]
+__all__ = ["Trajectory", "decode_array", "encode_array", "json_safe"]
+
+
+def json_safe(value: Any) -> Any:
+    """NaN/inf → None, recursively through dicts/lists (strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def encode_array(array: np.ndarray, dtype: str | None = None) -> dict[str, Any]:

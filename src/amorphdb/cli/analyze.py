@@ -91,6 +91,7 @@ def analyze_file(
     """
     from amorphdb.analysis import AnalysisError, Trajectory, density, diffusivity
     from amorphdb.analysis.relaxation import network_relaxation, network_species
+    from amorphdb.analysis.trajectory import json_safe
 
     kwargs = {}
     if type_map:
@@ -127,7 +128,7 @@ def analyze_file(
         "temperature_K": temperature_K,
         "density_g_cm3": density(traj),
         "diffusion": [_diffusion_json(r) for r in shown],
-        "network_relaxation": _json_safe(network.as_dict()),
+        "network_relaxation": json_safe(network.as_dict()),
         "regime": network.regime,
         "warnings": sorted({str(w.message) for w in caught}),
     }
@@ -142,18 +143,6 @@ def _diffusion_json(res) -> dict[str, Any]:
     if not res.diffusive:
         d["D"] = None
     return d
-
-
-def _json_safe(value: Any) -> Any:
-    import math
-
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def arrhenius_over_files(
@@ -171,6 +160,7 @@ def arrhenius_over_files(
         of the points left out of the fits (unreliable: drawn as open markers).
     """
     from amorphdb.analysis.regimes import RegimeFits, fit_arrhenius_regimes
+    from amorphdb.analysis.trajectory import json_safe
 
     out: dict[str, Any] = {}
     objects: dict[str, Any] = {}
@@ -197,7 +187,7 @@ def arrhenius_over_files(
                     [S[i] for i in pick],
                     [R[i] for i in pick],
                 )
-            out[sp] = _json_safe({**fits.as_dict(), "summary": fits.summary()})
+            out[sp] = json_safe({**fits.as_dict(), "summary": fits.summary()})
         else:
             out[sp] = {"error": f"{len(pick)} usable temperature(s); an Arrhenius fit needs 2"}
         unused = [i for i, u in enumerate(used) if not u]

@@ -158,6 +158,7 @@ def record_arrhenius(
     curvature check. A species with no regime of two usable points gets ``error``.
     """
     from amorphdb.analysis.regimes import fit_arrhenius_regimes
+    from amorphdb.analysis.trajectory import json_safe
 
     def summaries(per_t: dict[str, Any]) -> dict[str, DiffusionSummary]:
         return {
@@ -226,18 +227,7 @@ def record_arrhenius(
                 D300_std_cm2_s=float(d300_std),
                 regime=main,
                 curved=fits.curved(main),
-                regimes=_finite(regimes),
+                regimes=json_safe(regimes),
             )
         )
     return docs
-
-
-def _finite(value: Any) -> Any:
-    """NaN/inf → None, recursively (documents hold JSON numbers)."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
