@@ -12,6 +12,7 @@ from maggma.stores import GridFSStore, MongoStore, MontyStore
 
 from amorphdb.errors import ConfigError, StoreError
 from amorphdb.store import StoreConfig, StoreType, open_job_store
+from amorphdb.store.blobs import FileBlobStore
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -22,8 +23,9 @@ def test_default_is_embedded_in_local_folder(tmp_path, monkeypatch):
     store = open_job_store()
     assert isinstance(store.docs_store, MontyStore)  # LockedMontyStore
     assert store.docs_store.collection_name == "outputs"
-    assert isinstance(store.additional_stores["data"], MontyStore)
-    assert store.additional_stores["data"].collection_name == "trajectories"
+    blobs = store.additional_stores["data"]  # file-per-blob trajectories (store/blobs.py)
+    assert isinstance(blobs, FileBlobStore)
+    assert blobs.root == (tmp_path / "amorphdb-data").resolve() / "blobs"
     assert Path(store.docs_store.database_path) == (tmp_path / "amorphdb-data").resolve()
 
 
@@ -165,6 +167,53 @@ def test_job_store_serialises_for_fireworks(tmp_path):
     back = MontyDecoder().process_decoded(json.loads(json.dumps(store.as_dict())))
     assert type(back.docs_store) is type(store.docs_store)
     assert back.docs_store.database_path == store.docs_store.database_path
-    assert back.additional_stores["data"].collection_name == "trajectories"
+    assert back.additional_stores["data"] == store.additional_stores["data"]
     back.connect()
     assert back.docs_store.count() == 0
+
+
+# ------------------------------------------------- jobflow's configuration (issue 15)
+def test_open_database_accepts_a_jobstore(tmp_path):
+    """open_database(<JobStore>) raised TypeError; now the same data either way."""
+    from store_factories import make_amorphous
+
+    from amorphdb.store import open_database, open_job_store
+
+    folder = tmp_path / "db"
+    with open_database(folder) as db:
+        db.upsert_amorphous(make_amorphous())
+    js = open_job_store(folder)
+    assert open_job_store(js) is js
+    with open_database(js) as db:
+        assert db.count() == 1 and db.job_store is js
+        assert db.config.path == folder.resolve()
+
+
+def test_jobflow_config_file_is_honoured(tmp_path, monkeypatch):
+    """With JOBFLOW_CONFIG_FILE naming a JOB_STORE and no AMORPHDB_STORE, amorphdb uses it."""
+    from store_factories import make_amorphous
+
+    from amorphdb.store import open_database, open_job_store
+
+    folder = tmp_path / "jobflow-db"
+    config = tmp_path / "jobflow.yaml"
+    config.write_text(
+        "JOB_STORE:\n"
+        "  docs_store:\n"
+        "    type: MontyStore\n"
+        f"    database_path: {folder}\n"
+        "    database_name: amorphdb\n"
+        "    collection_name: outputs\n"
+        "    storage: sqlite\n"
+        "    storage_kwargs: {use_bson: true, mongo_version: '4.0'}\n"
+    )
+    monkeypatch.delenv("AMORPHDB_STORE", raising=False)
+    monkeypatch.setenv("JOBFLOW_CONFIG_FILE", str(config))
+    js = open_job_store()
+    assert js.docs_store.database_path == str(folder)
+    with open_database() as db:
+        db.upsert_amorphous(make_amorphous())
+        assert db.config.path == folder
+    assert not (tmp_path / "amorphdb-data").exists()
+    with open_database(str(folder)) as db:
+        assert db.count() == 1

@@ -81,7 +81,8 @@ class FileBlobStore(Store):
     """
 
     def __init__(self, folder: str | Path, key: str = "blob_uuid", **kwargs: Any) -> None:
-        self.folder = Path(folder)
+        self.folder = str(folder)  # str: the JobStore serialises to JSON (FireWorks)
+        self.root = Path(folder)
         super().__init__(key=key, **kwargs)
 
     # ------------------------------------------------------------------ layout
@@ -97,12 +98,12 @@ class FileBlobStore(Store):
     @property
     def index_dir(self) -> Path:
         """Folder of the index documents."""
-        return self.folder / "index"
+        return self.root / "index"
 
     @property
     def data_dir(self) -> Path:
         """Folder of the content-addressed payloads."""
-        return self.folder / "data"
+        return self.root / "data"
 
     def data_path(self, sha256: str) -> Path:
         """Path of the payload with this content address."""
@@ -120,7 +121,7 @@ class FileBlobStore(Store):
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(
-                f"cannot create blob folder {self.folder} ({exc.strerror or exc}); "
+                f"cannot create blob folder {self.root} ({exc.strerror or exc}); "
                 "choose a writable store path"
             ) from None
 
@@ -128,10 +129,10 @@ class FileBlobStore(Store):
         """Nothing to close (files are opened per call)."""
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, FileBlobStore) and other.folder == self.folder
+        return isinstance(other, FileBlobStore) and other.root == self.root
 
     def __hash__(self) -> int:
-        return hash(self.folder)
+        return hash(self.root)
 
     # ------------------------------------------------------------------ writing
     def update(self, docs: list[dict] | dict, key: list | str | None = None) -> None:

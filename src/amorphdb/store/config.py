@@ -191,7 +191,8 @@ class StoreConfig(BaseModel):
 
     @classmethod
     def resolve(cls, config_or_path: str | Path | StoreConfig | None = None) -> StoreConfig:
-        """Turn a config, a YAML path, a folder (embedded store there), or ``None``
+        """Turn a config, a YAML path, a folder (embedded store there; a path that does not
+        exist and is not ``*.yaml``/``*.yml`` is a new folder), or ``None``
         (``$AMORPHDB_STORE`` or the default ``./amorphdb-data``) into a config."""
         if isinstance(config_or_path, StoreConfig):
             return config_or_path
@@ -203,6 +204,8 @@ class StoreConfig(BaseModel):
         path = Path(config_or_path).expanduser()
         if path.is_dir():  # a folder: the embedded store in that folder
             return cls(path=path)
+        if not path.exists() and path.suffix.lower() not in (".yaml", ".yml"):
+            return cls(path=path)  # a new embedded store folder (refused by read-only use)
         return cls.from_file(path)
 
     # ---------------------------------------------------------------- describing
