@@ -363,7 +363,9 @@ def _outcome(formula: str, future: Any, last_job: str | None) -> CompositionResu
         after = f" after job '{last_job}'" if last_job else " before its first job finished"
         return CompositionResult(
             formula=formula, ok=False, stage=last_job,
-            error=(f"pilot job lost ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+            # worded for escalation's "lost" kind: a rerun keeps the settings
+            error=(f"Parsl worker lost: its pilot job ended (cancelled, walltime or node "
+                   f"failure; {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]})"
                    f"{after}; rerun it with 'amorphdb rerun --launcher parsl'"),
         )
 
