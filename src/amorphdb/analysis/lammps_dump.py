@@ -15,8 +15,8 @@ import numpy as np
 
 from amorphdb.analysis.compression import open_text
 from amorphdb.analysis.errors import AnalysisError, AnalysisWarning
+from amorphdb.analysis.frames import Frames
 from amorphdb.analysis.timing import lammps_md_parameters, resolve_frame_interval
-from amorphdb.analysis.trajectory import Trajectory
 
 __all__ = ["lammps_cell", "read_lammps_dump"]
 
@@ -45,7 +45,7 @@ def read_lammps_dump(
     type_map: Mapping[int, str] | Sequence[str] | None = None,
     chunk_frames: int = 2000,
     dtype: str = "float64",
-) -> Trajectory:
+) -> Frames:
     """Read a LAMMPS text dump (``dump custom``) in blocks of frames.
 
     Parameters
@@ -199,7 +199,7 @@ def read_lammps_dump(
         "timesteps_first_last": [int(step_arr[0]), int(step_arr[-1])],
         "time_source": timing.source,
     }
-    return Trajectory(species, pos, lat, timing.frame_interval_fs, metadata=meta)
+    return Frames(species, pos, lat, timing.frame_interval_fs, metadata=meta)
 
 
 def _dump_species(

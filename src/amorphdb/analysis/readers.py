@@ -1,4 +1,4 @@
-"""Read any trajectory file into a :class:`~amorphdb.analysis.trajectory.Trajectory`.
+"""Read any trajectory file (use :meth:`Trajectory.from_file`, which wraps these).
 
 Own numpy readers (blocks of frames, no per-frame Python objects) for VASP
 ``XDATCAR`` and ``vasprun.xml`` (:mod:`~amorphdb.analysis.vasp_files`) and LAMMPS text
@@ -24,9 +24,9 @@ import numpy as np
 
 from amorphdb.analysis.compression import compression_of, open_binary, open_text, plain_name
 from amorphdb.analysis.errors import AnalysisError
+from amorphdb.analysis.frames import Frames
 from amorphdb.analysis.lammps_dump import read_lammps_dump
 from amorphdb.analysis.timing import resolve_frame_interval
-from amorphdb.analysis.trajectory import Trajectory
 from amorphdb.analysis.vasp_files import read_vasprun, read_xdatcar
 
 __all__ = [
@@ -161,8 +161,8 @@ def read_trajectory(
     *,
     time_step: float | None = None,
     **kwargs: Any,
-) -> Trajectory:
-    """Read a trajectory file into a :class:`Trajectory`.
+) -> Frames:
+    """Read a trajectory file into :class:`~amorphdb.analysis.frames.Frames`.
 
     Parameters
     ----------
@@ -226,7 +226,7 @@ def read_ase(
     timestep_fs: float | None = None,
     nblock: int | None = None,
     index: str = ":",
-) -> Trajectory:
+) -> Frames:
     """Read any trajectory ASE reads (extxyz, ``.traj``, ...), frame by frame.
 
     Time: ``frame_interval_fs``, or a ``time``/``time_fs`` (fs) info key of every
@@ -288,6 +288,4 @@ def read_ase(
         file_source="the frames' time/step keys",
     )
     meta = {"time_source": timing.source}
-    return Trajectory(
-        species, np.array(pos), np.array(cells), timing.frame_interval_fs, metadata=meta
-    )
+    return Frames(species, np.array(pos), np.array(cells), timing.frame_interval_fs, metadata=meta)

@@ -463,7 +463,7 @@ class Trajectory(MSONable):
         """
         from amorphdb.analysis.readers import read_trajectory
 
-        return read_trajectory(
+        f = read_trajectory(
             path,
             format=format,
             frame_interval_fs=frame_interval_fs,
@@ -471,6 +471,7 @@ class Trajectory(MSONable):
             nblock=nblock,
             **kwargs,
         )
+        return cls(f.species, f.positions, f.lattice, f.frame_interval_fs, metadata=f.metadata)
 
     # ------------------------------------------------------------------ serialisation
     def as_dict(self, float64: bool | None = None) -> dict[str, Any]:

@@ -18,8 +18,8 @@ import numpy as np
 
 from amorphdb.analysis.compression import open_binary, open_text
 from amorphdb.analysis.errors import AnalysisError, AnalysisWarning
+from amorphdb.analysis.frames import Frames
 from amorphdb.analysis.timing import resolve_frame_interval, vasp_md_parameters
-from amorphdb.analysis.trajectory import Trajectory
 
 __all__ = ["read_vasprun", "read_xdatcar"]
 
@@ -29,7 +29,7 @@ def read_xdatcar(
     frame_interval_fs: float | None = None,
     timestep_fs: float | None = None,
     nblock: int | None = None,
-) -> Trajectory:
+) -> Frames:
     """Read a VASP XDATCAR (constant cell, or a cell before every frame for NPT).
 
     The file has no time information. The time between frames is
@@ -59,7 +59,7 @@ def read_xdatcar(
     meta = {"time_source": timing.source}
     if timing.timestep_fs is not None:
         meta.update(timestep_fs=timing.timestep_fs, nblock=timing.nblock)
-    return Trajectory(species, pos, np.array(cells), timing.frame_interval_fs, metadata=meta)
+    return Frames(species, pos, np.array(cells), timing.frame_interval_fs, metadata=meta)
 
 
 def _parse_xdatcar(p: Path) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
@@ -132,7 +132,7 @@ def read_vasprun(
     frame_interval_fs: float | None = None,
     timestep_fs: float | None = None,
     nblock: int | None = None,
-) -> Trajectory:
+) -> Frames:
     """Stream the ionic steps of a ``vasprun.xml`` (one per MD step: POTIM apart)."""
     import xml.etree.ElementTree as ET
 
@@ -183,7 +183,7 @@ def read_vasprun(
     )
     pos = np.einsum("fai,fij->faj", np.array(frames), np.array(cells))
     meta = {"time_source": timing.source}
-    return Trajectory(species, pos, np.array(cells), timing.frame_interval_fs, metadata=meta)
+    return Frames(species, pos, np.array(cells), timing.frame_interval_fs, metadata=meta)
 
 
 def _varray(elem) -> np.ndarray:
