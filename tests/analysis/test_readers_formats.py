@@ -10,7 +10,7 @@ import pytest
 from ase.io import write
 from pymatgen.core.trajectory import Trajectory as PmgTrajectory
 
-from amorphdb.analysis import AnalysisError, Trajectory
+from amorphdb.analysis import AnalysisError, AnalysisWarning, Trajectory
 from amorphdb.analysis.synthetic import random_walk_trajectory
 from amorphdb.analysis.timing import run_temperature_K
 
@@ -181,7 +181,8 @@ def test_xdatcar_time_from_incar_outcar_vasprun(tmp_path, small):
     assert Trajectory.from_file(x).time_step == 4.0
     # the flags override the files
     assert Trajectory.from_file(x, frame_interval_fs=7.0).time_step == 7.0
-    assert Trajectory.from_file(x, nblock=2).time_step == 1.0
+    with pytest.warns(AnalysisWarning, match="--nblock 2 overrides NBLOCK 8 of vasprun.xml"):
+        assert Trajectory.from_file(x, nblock=2).time_step == 1.0
 
 
 def test_ambiguous_time_flags_refused(tmp_path, small):
