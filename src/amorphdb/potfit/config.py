@@ -61,8 +61,6 @@ class ObjectiveSettings(BaseModel):
     )
     mode: Mode = Mode.WEIGHTED
     n4_source: N4Source = N4Source.MEASURED
-    n4_cutoff_A: float = Field(2.0, gt=0, description="B–O bond cut-off for N4 (Å)")
-    average_frames: int = Field(20, ge=2, description="last frames averaged (density, N4)")
 
     @field_validator("weights")
     @classmethod
@@ -95,6 +93,7 @@ class GlassSettings(BaseModel):
     anneal_steps: int = Field(2000, gt=0)
     timestep_fs: float = Field(1.0, gt=0)
     pressure_tolerance_kbar: float = Field(10.0, gt=0)
+    traj_every: int = Field(50, gt=0, description="steps between stored frames")
     seed: int = 12345
 
     def cooling_steps(self) -> int:
@@ -115,6 +114,8 @@ class GlassSettings(BaseModel):
                 pressure_tolerance_kbar=self.pressure_tolerance_kbar, noise_sigmas=3.0,
             ),
             cooling=CoolingSettings(method="linear", n_steps=self.cooling_steps()),
+            traj_every=self.traj_every,
+            thermo_every=min(self.traj_every, 10),
             seed=self.seed,
         )
 

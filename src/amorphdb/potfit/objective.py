@@ -1,7 +1,7 @@
 """Losses of a parameter set: glass density and N4 against experiment, from MD.
 
-:func:`glass_properties` (pure) averages density and N4 over the last frames of the
-glass anneal with block-average σ; :func:`glass_losses` compares them with the
+:func:`glass_from_record` takes density and N4 (± σ over the analysed frames) of the
+glass anneal from its record; :func:`glass_losses` compares them with the
 targets — RMS relative density error and RMS absolute N4 error over the glasses — and
 :class:`MDObjective` runs each parameter set as an ordinary melt–quench campaign
 (one per evaluation, named after its parameters) through the local launcher and
@@ -18,8 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from amorphdb.analysis import Trajectory
-from amorphdb.analysis.structure import boron_n4_fraction, density
 from amorphdb.potfit.config import Mode, N4Source, ObjectiveSettings, PotfitConfig
 from amorphdb.potfit.targets import GlassTarget, dbx_n4, load_targets
 
@@ -28,7 +26,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class GlassProperties:
-    """Density (g/cm³) and N4 of one simulated glass, with block-average σ."""
+    """Density (g/cm³) and N4 of one simulated glass, with σ over the analysed frames."""
 
     density_g_cm3: float
     density_std_g_cm3: float
@@ -39,26 +37,6 @@ class GlassProperties:
     def as_dict(self) -> dict[str, float]:
         """JSON form."""
         return asdict(self)
-
-
-def _mean_sem(values: np.ndarray, n_blocks: int = 4) -> tuple[float, float]:
-    """Mean and standard error from ``n_blocks`` block means (Flyvbjerg & Petersen 1989)."""
-    blocks = [b.mean() for b in np.array_split(values, min(n_blocks, len(values)))]
-    sem = float(np.std(blocks, ddof=1) / np.sqrt(len(blocks))) if len(blocks) > 1 else math.nan
-    return float(values.mean()), sem
-
-
-def glass_properties(
-    traj: Trajectory, n_frames: int = 20, n4_cutoff_A: float = 2.0
-) -> GlassProperties:
-    """Density and N4 (B–O bonds within ``n4_cutoff_A``) over the last ``n_frames`` frames."""
-    first = max(0, traj.n_frames - n_frames)
-    idx = range(first, traj.n_frames)
-    rho = np.array([density(traj, frames=i) for i in idx])
-    n4 = np.array([boron_n4_fraction(traj, cutoff_A=n4_cutoff_A, frames=i) for i in idx])
-    rho_mean, rho_sem = _mean_sem(rho)
-    n4_mean, n4_sem = _mean_sem(n4)
-    return GlassProperties(rho_mean, rho_sem, n4_mean, n4_sem, len(rho))
 
 
 def n4_target(glass: GlassTarget, source: N4Source) -> float:
@@ -148,24 +126,41 @@ class MDObjective:
     def read_glasses(
         self, campaign: str, store: Any, formula_of: Mapping[str, str]
     ) -> dict[str, GlassProperties | None]:
-        """Density and N4 of each glass of ``campaign`` from the store (None if missing)."""
+        """Density and N4 of each glass of ``campaign`` from the store (None if missing).
+
+        They come from the record's structure descriptors (computed once, when the
+        glass anneal is recorded: :func:`glass_from_record`).
+        """
         from amorphdb.store import open_database
 
-        settings = self.config.objective
         temperature = self.config.glass.glass_temperature_K
         out: dict[str, GlassProperties | None] = {}
         db = open_database(store)
         try:
             for label, formula in formula_of.items():
                 docs = db.find(campaign=campaign, formula=formula, temperature_K=temperature)
-                if not docs:
-                    out[label] = None
-                    continue
-                traj = db.get_trajectory(docs[0])
-                out[label] = glass_properties(traj, settings.average_frames, settings.n4_cutoff_A)
+                out[label] = glass_from_record(docs[0].descriptors) if docs else None
         finally:
             db.close()
         return out
+
+
+def glass_from_record(descriptors: Mapping[str, Any]) -> GlassProperties | None:
+    """Density and N4 ± σ from a record's ``descriptors.structure``
+    (:func:`amorphdb.analysis.descriptors.structure_descriptors`: B–O bonds within the
+    first minimum of g_BO); None when the record has none."""
+    s = descriptors.get("structure") or {}
+    if "density_g_cm3" not in s or "B" not in (s.get("n4") or {}):
+        return None
+    # N4 = ⟨CN_BO⟩ − 3 while boron is 3- or 4-fold, so σ(N4) is the spread of ⟨CN_BO⟩
+    n4_std = (s.get("cn_std") or {}).get("B-O", math.nan)
+    return GlassProperties(
+        density_g_cm3=float(s["density_g_cm3"]),
+        density_std_g_cm3=float(s.get("density_std_g_cm3") or 0.0),
+        n4=float(s["n4"]["B"]),
+        n4_std=float(n4_std),
+        n_frames=int(s.get("n_frames") or 0),
+    )
 
 
 def _reduced(formula: str) -> str:
