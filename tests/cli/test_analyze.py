@@ -164,3 +164,16 @@ def test_help_and_user_errors_exit_2(tmp_path, capsys):
     (tmp_path / "XDATCAR").write_bytes(b"\x00\xff" * 100)
     assert main(["analyze", str(tmp_path / "XDATCAR"), "--frame-interval-fs", "1"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_several_files_one_failing_exit_1_after_the_others(tmp_path, walk, capsys):
+    write(tmp_path / "a_1000K.extxyz", [walk.to_ase(i) for i in range(0, 800, 4)])
+    write(tmp_path / "b_1200K.extxyz", [walk.to_ase(i) for i in range(2)])  # 2 frames
+    args = ["analyze", str(tmp_path / "*.extxyz"), "--frame-interval-fs", "40", "-s", "Li"]
+    assert main(args) == 1
+    cap = capsys.readouterr()
+    assert "D(Li) =" in cap.out and "a_1000K.extxyz" in cap.out
+    assert "failed:" in cap.err and "b_1200K.extxyz" in cap.err and "2 frames" in cap.err
+    assert main([*args, "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["files"]) == 1 and list(out["failed"]) == [str(tmp_path / "b_1200K.extxyz")]

@@ -276,29 +276,50 @@ def register(app: typer.Typer) -> None:
         names = _split(species)
         if plot is not None and not plot.parent.is_dir():
             raise AmorphdbError(f"folder {plot.parent} of --plot does not exist; create it")
-        analyses = [
-            analyze_file(p, names, frame_interval_fs, timestep_fs, nblock, file_format, t, type_map)
-            for p, t in zip(paths, temps, strict=True)
-        ]
+        args = (names, frame_interval_fs, timestep_fs, nblock, file_format)
+        if len(paths) == 1:  # one file: any problem is bad input (exit 2)
+            analyses = [analyze_file(paths[0], *args, temps[0], type_map)]
+            failed: dict[str, str] = {}
+        else:  # several: a file that fails is a row with its error, the rest goes on
+            analyses, failed, kept = [], {}, []
+            for p, t in zip(paths, temps, strict=True):
+                try:
+                    analyses.append(analyze_file(p, *args, t, type_map))
+                    kept.append(t)
+                except AmorphdbError as exc:
+                    failed[str(p)] = str(exc)
+            temps = kept
+            if not analyses:
+                raise AmorphdbError(
+                    f"no file could be analysed; first error: {next(iter(failed.values()))}"
+                )
         arrhenius, fit_objects = ({}, {})
-        if len(paths) > 1:
+        if len(analyses) > 1:
             arrhenius, fit_objects = arrhenius_over_files(analyses, temps)
         plots = _plots(plot, analyses, fit_objects) if plot is not None else []
         if as_json:
             doc: dict[str, Any] = {"files": [a["summary"] for a in analyses], "plots": plots}
             if len(paths) > 1:
                 doc["arrhenius"] = arrhenius
+                doc["failed"] = failed
             typer.echo(json.dumps(doc))
+            if failed:
+                raise typer.Exit(1)
             return
         for a in analyses:
             _print_text(a["summary"], a["results"], a["network"])
-        if len(paths) > 1:
+        if len(analyses) > 1:
             _print_table(analyses)
             for sp, fit in arrhenius.items():
                 for line in fit.get("summary", [fit.get("error", "")]):
                     typer.echo(f"Arrhenius {sp}: {line}")
         for p in plots:
             typer.echo(f"plot: {p}")
+        for p, err in failed.items():
+            typer.echo(f"failed: {p}: {err}", err=True)
+        if failed:
+            typer.echo(f"{len(failed)} of {len(paths)} files could not be analysed", err=True)
+            raise typer.Exit(1)
 
 
 def _plots(plot: Path, analyses: list[dict[str, Any]], fits: dict[str, Any]) -> list[str]:
