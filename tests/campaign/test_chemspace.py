@@ -62,7 +62,7 @@ def test_csv_without_formula_column_is_one_line_error(tmp_path):
 
 def test_steps_and_core_hours_by_hand():
     p = ProtocolSettings(target_atoms=100, melt_steps=10000, anneal_steps=10000,
-                         anneal_temperatures_K=[1000, 2000])
+                         anneal_temperatures_K=[1000, 2000], cooling={"method": "none"})
     # 3 temperatures × (3 scan + 2 checks) × 2000 + 10000 melt + 2 × 10000 anneal
     assert steps_per_composition(p) == 3 * 5 * 2000 + 10000 + 20000 == 60000
     est = estimate_cost(10, p, "vasp")

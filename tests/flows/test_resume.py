@@ -1,5 +1,6 @@
 """Resuming the protocol from completed stages: stage keys, lookup, and a real resumed run."""
 
+import pytest
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 
@@ -13,6 +14,7 @@ TINY = ProtocolSettings(
     anneal_temperatures_K=[1500, 2500],
     anneal_steps=600,
     volume={"n_steps": 200, "max_iterations": 1, "pressure_tolerance_kbar": 1000},
+    cooling={"method": "none"},  # MPMorph direct anneal: branches start from the melt
     traj_every=10,
     thermo_every=10,
 )
@@ -51,6 +53,7 @@ def _names(flow):
     return [j.name for j, _ in flow.iterflow()]
 
 
+@pytest.mark.slow
 def test_failed_anneal_resumes_from_melt_and_finished_anneal():
     """Real LAMMPS: run the flow, drop one anneal as if it had failed, resume the rest."""
     maker = MeltQuenchMaker(protocol=TINY, campaign="c")

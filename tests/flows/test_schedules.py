@@ -36,3 +36,41 @@ def test_volume_scale_factors_mpmorph_default():
     assert volume_scale_factors(5, 0.1)[-1] == pytest.approx(1.1)
     with pytest.raises(ConfigError):
         volume_scale_factors(1, 0.2)
+
+
+def test_glass_path_stages_reach_every_stop_at_the_rate():
+    from amorphdb.flows.schedules import cooling_path, glass_path_stages, ramp_steps
+
+    assert cooling_path(3000, [1000, 2500, 300, 3500]) == [
+        (3000, 2500), (2500, 1000), (1000, 300)
+    ]  # descending, stops above the start dropped
+    assert ramp_steps(3000, 300, 10.0, 1.0) == 270000  # 2700 K / (10 K/ps) = 270 ps
+    assert ramp_steps(3000, 300, 10.0, 2.0) == 135000
+    stages = glass_path_stages(3000, [1000, 300], 3000, 10.0, 1.0, 500)
+    assert [tuple(s) for s in stages] == [(3000, 1000, 200000, True), (1000, 300, 70000, True)]
+    # total duration × rate = temperature drop, whatever the stops
+    assert sum(s.n_steps for s in stages) * 1e-3 * 10.0 == pytest.approx(2700)
+    # a hotter melt first goes to the path start by an NVT ramp
+    hot = glass_path_stages(5000, [300], 3000, 10.0, 1.0, 500)
+    assert [tuple(s) for s in hot] == [(5000, 3000, 500, False), (3000, 300, 270000, True)]
+    with pytest.raises(ConfigError):
+        ramp_steps(3000, 300, 0.0, 1.0)
+
+
+def test_cost_reads_the_flow_schedule():
+    """campaign/cost.py counts exactly the cooling jobs the flow builds (one source)."""
+    from amorphdb.campaign.cost import steps_per_composition
+    from amorphdb.flows import MeltQuenchMaker, ProtocolSettings
+
+    p = ProtocolSettings(melt_temperature_K=3000, anneal_temperatures_K=[1000, 2000],
+                         volume={"method": "npt", "n_steps": 5000},
+                         cooling={"glass_steps": 4000})
+    flow = MeltQuenchMaker(protocol=p).make("Li2Si2O5")
+    md_steps = [
+        j.function.__self__.n_steps for j, _ in flow.iterflow()
+        if hasattr(getattr(j.function, "__self__", None), "n_steps")
+    ]
+    # cooling 3000→2000→1000→300 at 10 K/ps = 270 ps, glass NPT + NVT 2 × 4000,
+    # melt 10000, 2 × (NPT volume 5000 + production 10000)
+    assert p.cooling_runs(1.0) == [100000, 100000, 70000, 4000, 4000]
+    assert steps_per_composition(p) == sum(md_steps) == 270000 + 8000 + 10000 + 30000

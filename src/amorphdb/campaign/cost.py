@@ -20,11 +20,10 @@ vasp      10                   AIMD, Γ-point PBE, ~100 atoms, ~30 s per ionic s
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from amorphdb.engines import EngineName
-from amorphdb.flows.protocol import ProtocolSettings
+from amorphdb.engines import EngineName, EngineSpec, get_engine
+from amorphdb.flows.protocol import CoolingMethod, ProtocolSettings
 
 #: core-seconds per atom per MD step, by engine (see the module docstring)
 COST_PER_ATOM_STEP_CORE_S: dict[EngineName, float] = {
@@ -37,26 +36,24 @@ COST_PER_ATOM_STEP_CORE_S: dict[EngineName, float] = {
 EXPECTED_VOLUME_CHECKS = 2
 
 
-def steps_per_composition(protocol: ProtocolSettings) -> int:
+def steps_per_composition(protocol: ProtocolSettings, timestep_fs: float = 1.0) -> int:
     """MD steps of one composition's flow (volume scans, melt, cooling, anneals).
 
     The volume search is counted with its first scan plus
-    ``min(max_iterations, EXPECTED_VOLUME_CHECKS)`` checking runs per temperature.
+    ``min(max_iterations, EXPECTED_VOLUME_CHECKS)`` checking runs per temperature
+    (the glass path has no melt volume search); the cooling jobs come from
+    :meth:`ProtocolSettings.cooling_runs` (:mod:`amorphdb.flows.schedules`).
     """
     p = protocol
-    n_temps = 1 + len(p.anneal_temperatures_K)
+    path = p.cooling.method is CoolingMethod.PATH
+    n_temps = len(p.anneal_temperatures_K) + (0 if path else 1)
     checks = min(p.volume.max_iterations, EXPECTED_VOLUME_CHECKS)
-    volume = n_temps * (len(p.volume.scale_factors) + checks) * p.volume.n_steps
+    per_search = (
+        p.volume.n_steps if p.volume.method == "npt"
+        else (len(p.volume.scale_factors) + checks) * p.volume.n_steps
+    )
     production = p.melt_steps + len(p.anneal_temperatures_K) * p.anneal_steps
-    cooling = 0
-    if p.cooling.method == "linear":
-        cooling = len(p.anneal_temperatures_K) * p.cooling.n_steps
-    elif p.cooling.method == "stepwise":
-        cooling = p.cooling.n_steps * sum(
-            max(1, math.ceil((p.melt_temperature_K - t) / p.cooling.step_K))
-            for t in p.anneal_temperatures_K
-        )
-    return volume + production + cooling
+    return n_temps * per_search + production + sum(p.cooling_runs(timestep_fs))
 
 
 @dataclass(frozen=True)
@@ -89,9 +86,12 @@ def estimate_cost(
     cost = cost_per_atom_step_core_s
     if cost is None:
         cost = COST_PER_ATOM_STEP_CORE_S[EngineName(engine)]
+    engine = EngineName(engine)
     return CostEstimate(
         n_compositions=n_compositions,
-        steps_per_composition=steps_per_composition(protocol),
+        steps_per_composition=steps_per_composition(
+            protocol, get_engine(EngineSpec(name=engine)).timestep_fs
+        ),
         atoms_per_composition=protocol.target_atoms,
         cost_per_atom_step_core_s=cost,
     )

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from amorphdb.flows.schedules import volume_scale_factors
+from amorphdb.flows.schedules import cooling_stages, glass_path_stages, volume_scale_factors
 
 
 class VolumeSettings(BaseModel):
@@ -158,6 +158,27 @@ class ProtocolSettings(BaseModel):
         if bad:
             raise ValueError(f"anneal temperatures must be positive (got {bad})")
         return sorted(float(t) for t in value)
+
+    def cooling_runs(self, timestep_fs: float) -> list[int]:
+        """MD steps of every cooling job of one composition (and of the glass point's
+        NPT + NVT runs), from :mod:`amorphdb.flows.schedules`, the one place the
+        schedules are derived (the flow, the cost estimate and the job counts read it)."""
+        c = self.cooling
+        if c.method is CoolingMethod.PATH:
+            stops = list(self.anneal_temperatures_K)
+            if c.glass_temperature_K is not None:
+                stops.append(c.glass_temperature_K)
+            stages = glass_path_stages(
+                self.melt_temperature_K, stops, c.start_temperature_K, c.rate_K_per_ps,
+                timestep_fs, c.n_steps,
+            )
+            glass = [c.glass_steps, c.glass_steps] if c.glass_temperature_K is not None else []
+            return [s.n_steps for s in stages] + glass
+        return [
+            c.n_steps
+            for t in self.anneal_temperatures_K
+            for _ in cooling_stages(self.melt_temperature_K, t, c.method, c.step_K)
+        ]
 
     def protocol_hash(self, engine_dump: dict | None = None) -> str:
         """Short hash of the settings (and engine) that define a result's key."""
