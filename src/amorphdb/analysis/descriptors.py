@@ -5,7 +5,8 @@
 * density (g/cm³) with its σ over frames;
 * partial RDFs and their first-peak positions (Å);
 * the coordination number of every cation by every anion, with the cut-off used
-  (the first minimum of that partial RDF, :func:`~amorphdb.analysis.structure.first_minimum`),
+  (the bottom of the first minimum of that partial RDF,
+  :func:`~amorphdb.analysis.structure.first_shell_cutoff`),
   its distribution and σ over frames;
 * N4, the fraction of four-fold B and Al (same cut-offs);
 * the Qn distribution of Si and P: n = bridging oxygens of a network former, an
@@ -39,6 +40,7 @@ from amorphdb.analysis.structure import (
     RDFResult,
     _as_traj,
     first_minimum,
+    first_shell_cutoff,
     pair_distances,
     structure_factor,
 )
@@ -319,7 +321,7 @@ def structure_descriptors(
                 if cutoffs_A and key in cutoffs_A:
                     cutoffs[key] = float(cutoffs_A[key])
                 else:
-                    cutoffs[key] = min(first_minimum(res.r, g, smooth_A=SMOOTH_A), bond_max)
+                    cutoffs[key] = min(first_shell_cutoff(res.r, g, SMOOTH_A), bond_max)
             except AnalysisError as exc:
                 notes.append(f"{key}: {exc}")
                 continue

@@ -38,6 +38,7 @@ __all__ = [
     "coordination_numbers",
     "density",
     "first_minimum",
+    "first_shell_cutoff",
     "pair_distances",
     "rdf",
     "structure_factor",
@@ -267,6 +268,36 @@ def first_minimum(r: np.ndarray, g: np.ndarray, smooth_A: float = 0.1) -> float:
     if end >= len(gs) - 1:
         raise AnalysisError("no minimum after the first RDF peak within r_max; raise r_max")
     return float(r[(m + end) // 2])
+
+
+def first_shell_cutoff(
+    r: np.ndarray, g: np.ndarray, smooth_A: float = 0.3, window_A: float = 1.5
+) -> float:
+    """Bond cut-off of a partial RDF, Å: the deepest point of g within ``window_A`` after
+    its first peak (a flat bottom: the middle of its first run).
+
+    Robust where :func:`first_minimum` (the first local minimum) is not: the RDFs of
+    small, hot cells have noise dips right after the peak. g is box-smoothed over
+    ``smooth_A`` first (this also merges split crystal shells, e.g. Si–O 1.59/1.68 Å).
+    """
+    dr = r[1] - r[0]
+    k = max(1, round(smooth_A / dr))
+    gs = np.convolve(g, np.ones(k) / k, mode="same")
+    if not np.any(gs > 0):
+        raise AnalysisError("the RDF is zero everywhere; increase r_max or give a cut-off")
+    start = int(np.argmax(gs > 0.5 * gs.max()))
+    while start + 1 < len(gs) and gs[start + 1] >= gs[start]:
+        start += 1
+    stop = min(len(gs), start + max(2, round(window_A / dr)) + 1)
+    seg = gs[start:stop]
+    low = seg.min()
+    if stop >= len(gs) and seg[-1] <= low + 1e-12 and low > 0.02 * gs[start]:
+        raise AnalysisError("no minimum after the first RDF peak within r_max; raise r_max")
+    near = np.flatnonzero(seg <= low + 0.02 * max(gs[start] - low, 1e-12))
+    run_end = near[0]
+    while run_end + 1 < seg.size and seg[run_end + 1] <= low + 0.02 * max(gs[start] - low, 1e-12):
+        run_end += 1
+    return float(r[start + (near[0] + run_end) // 2])
 
 
 def coordination_numbers(

@@ -6,6 +6,7 @@ Examples::
     amorphdb db build --store configs/store-mongodb.yaml   # collect FireWorks/jobflow-remote runs
     amorphdb db check --store ./amorphdb-data               # integrity: exit 1 on any problem
     amorphdb db repair --store ./amorphdb-data              # rebuild what can be rebuilt
+    amorphdb db backfill                                    # structure descriptors of old records
 """
 
 from __future__ import annotations
@@ -130,6 +131,36 @@ def repair(
         raise typer.Exit(1)
 
 
+@db_app.command("backfill")
+def backfill(
+    store: StoreOpt = None,
+    campaign: Annotated[str | None, typer.Option("--campaign", help="Only this campaign.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute records that already have them.")
+    ] = False,
+) -> None:
+    """Compute the structure descriptors of stored records from their trajectories.
+    Exit 1 if any record could not be back-filled (listed)."""
+    from rich.progress import Progress
+
+    from amorphdb.flows.structure_record import backfill_structure
+    from amorphdb.store import open_database
+
+    with open_database(store, must_exist=True) as db, Progress(transient=True) as bar:
+        task = bar.add_task("back-filling structure descriptors", total=db.count(campaign=campaign))
+        report = backfill_structure(
+            db, force=force, progress=lambda _k: bar.advance(task), campaign=campaign
+        )
+    typer.echo(
+        f"backfill: {len(report.updated)} updated, {len(report.skipped)} already had "
+        f"descriptors, {len(report.failed)} failed"
+    )
+    for key, why in report.failed.items():
+        typer.echo(f"failed {key}: {why}", err=True)
+    if report.failed:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``amorphdb db stats|build|check|repair``."""
+    """Add ``amorphdb db stats|build|check|repair|backfill``."""
     app.add_typer(db_app, name="db")

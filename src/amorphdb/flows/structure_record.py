@@ -126,20 +126,12 @@ def backfill_structure(
                 )
                 if "error" in entry:
                     report.failed[key] = entry["error"]
-                full = db.find(with_structures=True, **_key_filter(doc))[0]
-                full.descriptors = {**full.descriptors, "structure": entry}
-                db.upsert_amorphous(full)
+                # the final structure stays in its own collection (structure_id kept)
+                doc.descriptors = {**doc.descriptors, "structure": entry}
+                db.upsert_amorphous(doc)
                 if "error" not in entry:
                     report.updated.append(key)
         if progress is not None:
             progress(key)
     return report
 
-
-def _key_filter(doc) -> dict[str, Any]:
-    return {
-        "campaign": doc.campaign,
-        "formula": doc.formula_reduced,
-        "temperature_K": doc.temperature_K,
-        "protocol_hash": doc.protocol_hash,
-    }
