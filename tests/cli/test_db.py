@@ -233,3 +233,17 @@ def test_unreadable_store_folder_one_line(pristine, tmp_path, capsys):
     (folder / "amorphdb" / "amorphous.collection").chmod(0)
     assert main(["query", "--store", str(folder)]) != 0
     _one_line_error(capsys, "amorphous.collection")
+
+
+def test_emptied_summaries_are_not_zero_rows(pristine, tmp_path, capsys):
+    """Summaries emptied (not deleted) while the campaign says completed: query says so."""
+    folder = _copy(pristine, tmp_path)
+    con = sqlite3.connect(folder / "amorphdb" / "amorphous.collection")
+    with con:
+        con.execute("DELETE FROM documents")
+    con.close()
+    assert main(["query", "--store", str(folder)]) != 0
+    _one_line_error(capsys, "no summaries but 1 completed composition", "amorphdb db repair")
+    assert main(["db", "repair", "--store", str(folder)]) == 0
+    capsys.readouterr()
+    assert len(_query_rows(folder, capsys)) == 1

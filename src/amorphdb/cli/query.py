@@ -229,9 +229,23 @@ def query(
     )
     with open_database(store, must_exist=True) as db:
         df = db.to_dataframe(q, fields=fields, sort=sort, limit=limit)
+        if df.empty:
+            _refuse_lost_summaries(db)
     print_dataframe(df, out_format, title=f"{len(df)} result(s)")
     if out_format is OutputFormat.TABLE and df.empty:
         typer.echo("no result matches; loosen the filters", err=True)
+
+
+def _refuse_lost_summaries(db) -> None:
+    """No summary at all while campaigns say completed: the summaries were lost, not absent."""
+    if db.count() == 0:
+        done = db.find_campaigns(state="completed")
+        if done:
+            raise StoreError(
+                f"the store at {db.config.address} has no summaries but {len(done)} completed "
+                "composition(s) in its campaign records; run `amorphdb db repair` to rebuild "
+                "them from the job documents"
+            )
 
 
 def register(app: typer.Typer) -> None:
