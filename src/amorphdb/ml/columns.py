@@ -35,6 +35,7 @@ NOT_FEATURES = frozenset(
         "timestep_fs",
         "n_steps",
         "nsites",
+        "pressure_mean_kbar",
         "pressure_std_kbar",
         "fit_window_start_ps",
         "fit_window_end_ps",
