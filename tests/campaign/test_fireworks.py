@@ -114,3 +114,86 @@ def test_rocket_launcher_runs_tiny_composition(tmp_path):
     os.chdir(tmp_path)
     rapidfire(launcher.launchpad, nlaunches=0)
     assert store.docs_store.count({"name": "record_arrhenius"}) == 1
+
+
+@pytest.fixture
+def mongomock_launchpad(tmp_path):
+    """A LaunchPad file whose MongoDB is mongomock's, in this process (no server)."""
+    import mongomock
+    from mongomock.gridfs import enable_gridfs_integration
+
+    enable_gridfs_integration()  # the LaunchPad keeps large documents in GridFS
+    lp = tmp_path / "my_launchpad.yaml"
+    lp.write_text("host: localhost\nport: 27017\nname: amorphdb_fw\n")
+    from unittest import mock
+
+    import fireworks.core.launchpad
+
+    patch = mongomock.patch(servers=(("localhost", 27017),))
+    # the LaunchPad module holds its own reference to pymongo's MongoClient
+    with patch, mock.patch.object(fireworks.core.launchpad, "MongoClient", patch.new):
+        fireworks.core.launchpad.LaunchPad.from_file(str(lp)).reset(
+            "", require_password=False)  # 'lpad reset'
+        yield lp
+
+
+def _launch_until(launchpad, done):
+    """FireWorks' own rocket launcher, one Firework at a time, until ``done()``."""
+    from fireworks.core.rocket_launcher import rapidfire
+
+    for _ in range(200):
+        if done() or not launchpad.fireworks.count_documents({"state": "READY"}):
+            return
+        rapidfire(launchpad, nlaunches=1, sleep_time=0)
+
+
+@pytest.mark.slow
+def test_rapidfire_on_mongomock_runs_the_campaign_and_a_resumed_rerun(
+    campaign_file, mongomock_launchpad, monkeypatch, tmp_path
+):
+    """submit → rapidfire → status, with a fizzled Firework → rerun resumes from the melt."""
+    from jobflow import SETTINGS
+
+    from amorphdb.campaign import load_campaign
+    from amorphdb.campaign.submit import read_status, rerun, submit, sync_and_read_status
+    from amorphdb.store import open_database
+
+    path = campaign_file(launchers={"fireworks": {"launchpad_file": str(mongomock_launchpad)}})
+    spec = load_campaign(path)
+    db = open_database(spec.store_path())
+    monkeypatch.setattr(SETTINGS, "JOB_STORE", db.job_store)  # the workers' JOB_STORE
+    plan, outcome = submit(spec, "fireworks")
+    assert plan.to_submit == ["Li2Si2O5"] and outcome["Li2Si2O5"]["fw_ids"]
+    launchpad = FireWorksLauncher.connect(spec).launchpad
+    # every MD job runs: EngineSpec and MDSettings survive FireWorks' JSON round trip
+    melt_done = lambda: launchpad.fireworks.count_documents(  # noqa: E731
+        {"name": "melt 5000 K", "state": "COMPLETED"})
+    _launch_until(launchpad, melt_done)
+    assert melt_done() and not launchpad.fireworks.count_documents({"state": "FIZZLED"})
+    # the next Firework's job is killed mid-run; FireWorks' lost-run check fizzles it
+    from fireworks import FWorker
+
+    fw, _ = launchpad.checkout_fw(FWorker(), str(tmp_path / "killed"))
+    assert fw is not None and launchpad.get_fw_by_id(fw.fw_id).state == "RUNNING"
+    launchpad.detect_lostruns(expiration_secs=0, fizzle=True)
+    (status,) = sync_and_read_status(spec, db)
+    assert status.state == "failed" and "fizzled" in status.last_error
+    # rerun: a new workflow that refers to the finished melt instead of running it
+    items, outcome = rerun(spec, "fireworks")
+    assert [i.formula for i in items] == ["Li2Si2O5"]
+    new_ids = outcome["Li2Si2O5"]["fw_ids"]
+    names = [launchpad.get_fw_by_id(i).name for i in new_ids]
+    assert "melt 5000 K" not in names and not any(n.startswith("pack") for n in names), (
+        names, db.get_campaign("tiny", "Li2Si2O5").attempts[-1].settings.get("resumed_from"))
+    _launch_until(launchpad, lambda: False)
+    (status,) = sync_and_read_status(spec, db)
+    assert status.state == "completed", status.last_error
+    docs = db.job_store.docs_store
+    assert docs.count({"name": "melt 5000 K"}) == 1  # not recomputed
+    assert docs.count({"name": "record_arrhenius"}) == 1
+    temps = sorted(d.temperature_K for d in db.find(campaign="tiny"))
+    assert temps == sorted(set(temps)) and 5000 in temps and 1500 in temps
+    record = db.get_campaign("tiny", "Li2Si2O5")
+    assert [a.state for a in record.attempts] == ["failed", "completed"]
+    assert "melt" in record.attempts[-1].settings["resumed_from"]
+    assert read_status(spec, db)[0].state == "completed"

@@ -41,7 +41,8 @@ def fireworks_failure(launchpad: Any, fw_ids: list[int]) -> tuple[str, str] | No
         fw = launchpad.get_fw_by_id(fw_id)
         if fw.state != "FIZZLED":
             continue
-        error = "Firework fizzled"
+        # no stack trace: FireWorks fizzled it from outside (lpad detect_lostruns --fizzle)
+        error = f"Firework {fw_id} fizzled with no error recorded (lost run: killed job or node)"
         for launch in reversed(fw.launches or []):
             data = getattr(launch.action, "stored_data", None) or {}
             trace = (data.get("_exception") or {}).get("_stacktrace") or ""

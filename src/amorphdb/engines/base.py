@@ -44,7 +44,26 @@ class Ensemble(str, Enum):
     NVE = "nve"
 
 
-class EngineSpec(BaseModel):
+class PortableModel(BaseModel):
+    """A pydantic model that survives every workflow manager's JSON round trip.
+
+    FireWorks serialises objects through ``as_dict`` (else ``str()``: a model became a
+    plain string and the MD job failed); with ``@module``/``@class`` keys monty's decoder
+    (jobflow, FireWorks, jobflow-remote) rebuilds the model through :meth:`from_dict`.
+    """
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready data with the class to rebuild it (monty's MSONable convention)."""
+        return {"@module": type(self).__module__, "@class": type(self).__name__,
+                **self.model_dump(mode="json")}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        """The model from :meth:`as_dict` data (the ``@`` keys are dropped)."""
+        return cls.model_validate({k: v for k, v in data.items() if not k.startswith("@")})
+
+
+class EngineSpec(PortableModel):
     """Which engine runs, with which potential, at which time step.
 
     Parameters
@@ -79,7 +98,7 @@ class EngineSpec(BaseModel):
         return value
 
 
-class MDSettings(BaseModel):
+class MDSettings(PortableModel):
     """One MD stage, independent of the engine that runs it.
 
     Parameters
