@@ -113,7 +113,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Optimise potential parameters against experiment (BoTorch GP, resumable)."""
-        console = Console()
+        console = Console(soft_wrap=True)  # paths and pair_coeff lines stay on one line
         if target == "report":
             if path is None:
                 raise typer.BadParameter("give the state file: amorphdb potfit report STATE.json")
