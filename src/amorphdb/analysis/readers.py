@@ -86,7 +86,7 @@ def guess_format(path: str | Path) -> TrajectoryFormat:
         return TrajectoryFormat.ASE_TRAJ
     try:
         with open_text(p) as fh:
-            head = fh.readline().strip()
+            head = fh.readline(4096).strip()  # bounded: a binary file may have no newline
     except UnicodeDecodeError:
         head = ""
     if head.startswith("ITEM: TIMESTEP"):
