@@ -141,3 +141,26 @@ def test_segmented_protocol_runs(tmp_path):
     assert anneal.trajectory.n_frames == 61
     assert anneal.provenance.n_steps == 1200
     assert set(anneal.diffusion) == {"Li", "O", "Si"}
+
+
+def test_make_accepts_a_structure_and_update_kwargs_keeps_settings():
+    """atomate2 idioms (issue 15): make(structure) and a partial update_kwargs."""
+    from amorphdb.structure import pack_structure
+
+    maker = MeltQuenchMaker(protocol=ProtocolSettings(melt_steps=777, **DIRECT))
+    updated = maker.update_kwargs({"protocol": {"target_atoms": 50, "volume": {"n_steps": 5}}})
+    assert isinstance(updated.protocol, ProtocolSettings)
+    assert updated.protocol.target_atoms == 50 and updated.protocol.melt_steps == 777
+    assert updated.protocol.volume.n_steps == 5
+    assert updated.protocol.cooling.method.value == "none"
+    assert maker.protocol.target_atoms == 100  # the original is untouched
+    engine = maker.update_kwargs({"engine": {"timestep_fs": 0.5}}).engine
+    assert isinstance(engine, EngineSpec) and engine.timestep_fs == 0.5
+
+    cell = pack_structure("Li2SiO3", target_atoms=30, seed=1)
+    flow = updated.make(cell)
+    jobs = [j for j, _ in _jobs(flow)]
+    assert not any(j.name.startswith("pack") for j in jobs)  # the given cell is the start
+    scan = next(j for j in jobs if j.name == "start volume scan")
+    assert scan.function_args[1] == cell
+    assert flow.output["formula"] == "Li2SiO3"

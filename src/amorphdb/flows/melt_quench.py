@@ -102,6 +102,26 @@ class MeltQuenchMaker(Maker):
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
     campaign: str = "default"
 
+    def __post_init__(self) -> None:
+        # jobflow's from_dict / update_kwargs may hand plain dicts: keep typed settings
+        if isinstance(self.protocol, dict):
+            self.protocol = ProtocolSettings.model_validate(_plain(self.protocol))
+        if isinstance(self.engine, dict):
+            self.engine = EngineSpec.model_validate(_plain(self.engine))
+
+    def update_kwargs(self, update: dict[str, Any], *args: Any, dict_mod: bool = False,
+                      **kwargs: Any) -> MeltQuenchMaker:
+        """jobflow's ``update_kwargs``; a dict for ``protocol`` or ``engine`` is merged into
+        the current settings (``{"protocol": {"target_atoms": 50}}`` changes one field and
+        keeps the others) instead of replacing them."""
+        if not dict_mod:
+            update = {
+                key: _merged(getattr(self, key), value)
+                if key in ("protocol", "engine") and isinstance(value, dict) else value
+                for key, value in update.items()
+            }
+        return super().update_kwargs(update, *args, dict_mod=dict_mod, **kwargs)
+
     def _engine(self, stage: str) -> EngineSpec:
         """The engine spec of a stage: VASP picks its INCAR preset by stage
         (``equilibration``, ``melt``, ``anneal``); other engines need no hint."""
@@ -268,20 +288,25 @@ class MeltQuenchMaker(Maker):
         """Hash of the protocol and engine settings (part of every document key)."""
         return self.protocol.protocol_hash(self.engine.model_dump(mode="json"))
 
-    def make(self, formula: str, resume: ResumePoint | None = None) -> Flow:
+    def make(self, formula: str | Structure, resume: ResumePoint | None = None) -> Flow:
         """Build the flow for ``formula`` (checked against the engine first).
 
         Parameters
         ----------
         formula
-            Composition.
+            Composition, or a starting :class:`~pymatgen.core.Structure` (atomate2 style:
+            used as the packed cell, so ``target_atoms`` and the packing are skipped).
         resume
             Completed stages of an earlier attempt
             (:func:`amorphdb.flows.resume.find_resume_point`): the flow refers to their
             outputs instead of running them again. Run it with
             ``run_locally(..., allow_external_references=True)`` on a store that holds them.
         """
-        formula = check_composition(formula, self.engine, self.protocol)
+        start_structure = formula if isinstance(formula, Structure) else None
+        if start_structure is not None:
+            formula = check_composition(start_structure.composition.reduced_formula, self.engine)
+        else:
+            formula = check_composition(formula, self.engine, self.protocol)
         p = self.protocol
         path = p.cooling.method is CoolingMethod.PATH
         start_density = p.anneal_start_density_g_cm3 or (
@@ -292,16 +317,20 @@ class MeltQuenchMaker(Maker):
         jobs: list[Job | Flow] = []
 
         if resume is None:
-            pack = pack_job(
-                formula, p.target_atoms, p.density_g_cm3, p.packing_tolerance_A, p.seed
-            )
-            pack.name = f"pack {formula}"
-            jobs.append(pack)
-            if path:  # melt at the packing (glass) density: no volume search
-                melt_start, melt_velocities, melt_volume_out = pack.output, None, None
-                volume_uuid = pack.uuid
+            if start_structure is None:
+                pack = pack_job(
+                    formula, p.target_atoms, p.density_g_cm3, p.packing_tolerance_A, p.seed
+                )
+                pack.name = f"pack {formula}"
+                jobs.append(pack)
+                cell, cell_uuid = pack.output, pack.uuid
             else:
-                melt_volume = self._volume(p.melt_temperature_K).make(pack.output)
+                cell, cell_uuid = start_structure, None
+            if path:  # melt at the packing (glass) density: no volume search
+                melt_start, melt_velocities, melt_volume_out = cell, None, None
+                volume_uuid = cell_uuid
+            else:
+                melt_volume = self._volume(p.melt_temperature_K).make(cell)
                 jobs.append(melt_volume)
                 melt_start = melt_volume.output.structure
                 melt_velocities = melt_volume.output.velocities_A_per_fs
@@ -317,10 +346,12 @@ class MeltQuenchMaker(Maker):
             )
             _tag(melt_job, melt_uuid, stage_tag(
                 self.campaign, formula, "melt", melt_key(formula, self.engine, p),
-                p.melt_temperature_K, volume_uuid,
+                p.melt_temperature_K, volume_uuid or melt_uuid,  # a given cell: no pack job
             ))
             jobs.append(melt_job)
-            refs = {"pack": pack.uuid, "production": melt_uuid}
+            refs = {"production": melt_uuid}
+            if cell_uuid is not None:
+                refs["pack"] = cell_uuid
         else:
             melt_uuid = resume.melt.production_uuid
             melt_out = OutputReference(melt_uuid)
@@ -407,3 +438,24 @@ def _tag(job_or_flow: Job | Flow, uuid: str, tag: dict[str, Any]) -> None:
             candidate.metadata[META_KEY] = tag
             return
     raise RuntimeError(f"no job {uuid} in {job_or_flow.name}")  # a bug, not user input
+
+
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    """A serialized settings dict without MSONable's ``@module``/``@class`` keys."""
+    return {k: v for k, v in data.items() if not k.startswith("@")}
+
+
+def _merged(current: Any, patch: dict[str, Any]) -> dict[str, Any]:
+    """``current`` settings (model or dict) deep-updated with ``patch``, as a plain dict."""
+    base = current.model_dump() if hasattr(current, "model_dump") else _plain(dict(current))
+
+    def deep(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+        out = dict(a)
+        for key, value in b.items():
+            out[key] = (
+                deep(out[key], value)
+                if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+            )
+        return out
+
+    return deep(base, patch)
