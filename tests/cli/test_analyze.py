@@ -160,6 +160,8 @@ def test_help_and_user_errors_exit_2(tmp_path, capsys):
     missing = tmp_path / "nodir" / "p.png"
     assert main(["analyze", xyz, "--frame-interval-fs", "1", "--plot", str(missing)]) == 2
     assert "does not exist" in capsys.readouterr().err and not missing.parent.exists()
+    assert main(["analyze", xyz, "--frame-interval-fs", "1", "--plot", "p.txt"]) == 2
+    assert "unknown image type" in capsys.readouterr().err
     # a broken file: one line, exit 2
     (tmp_path / "XDATCAR").write_bytes(b"\x00\xff" * 100)
     assert main(["analyze", str(tmp_path / "XDATCAR"), "--frame-interval-fs", "1"]) == 2

@@ -274,8 +274,8 @@ def register(app: typer.Typer) -> None:
             order = sorted(range(len(paths)), key=lambda i: temps[i])
             paths, temps = [paths[i] for i in order], [temps[i] for i in order]
         names = _split(species)
-        if plot is not None and not plot.parent.is_dir():
-            raise AmorphdbError(f"folder {plot.parent} of --plot does not exist; create it")
+        if plot is not None:
+            _check_plot_path(plot)
         args = (names, frame_interval_fs, timestep_fs, nblock, file_format)
         if len(paths) == 1:  # one file: any problem is bad input (exit 2)
             analyses = [analyze_file(paths[0], *args, temps[0], type_map)]
@@ -320,6 +320,20 @@ def register(app: typer.Typer) -> None:
         if failed:
             typer.echo(f"{len(failed)} of {len(paths)} files could not be analysed", err=True)
             raise typer.Exit(1)
+
+
+def _check_plot_path(plot: Path) -> None:
+    """Refuse, before any work, a --plot in a missing folder or of an unknown image type."""
+    if not plot.parent.is_dir():
+        raise AmorphdbError(f"folder {plot.parent} of --plot does not exist; create it")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    kinds = FigureCanvasAgg.get_supported_filetypes()
+    if plot.suffix.lstrip(".").lower() not in kinds:
+        raise AmorphdbError(
+            f"--plot {plot.name}: unknown image type; end it with one of "
+            f"{', '.join('.' + k for k in sorted(kinds))}"
+        )
 
 
 def _plots(plot: Path, analyses: list[dict[str, Any]], fits: dict[str, Any]) -> list[str]:
