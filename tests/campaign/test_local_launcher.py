@@ -224,6 +224,9 @@ def test_sigkill_launcher_shows_lost_workers_stop_rerun_completes(campaign_file)
     while (alive := [p for p in workers if _running(p)]) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert alive == []  # no orphan keeps computing next to the rerun
+    from tests.campaign.test_signals import campaign_processes
+
+    assert campaign_processes(spec.workdir_path()) == []  # nor any lmp they had started
     # killed, not finished: a worker that finished would have left its result file
     assert list((spec.workdir_path() / "tiny").glob("*/.amorphdb-result-*")) == []
     with open_database(spec.store_path()) as db:
