@@ -2,8 +2,7 @@
 
 Target (issue 13): under a minute on 2 cores. 1 250 synthetic lithium oxide glasses (1 194
 distinct reduced formulas; Li2O with one former and one modifier oxide, 17 elements) × 4
-temperatures, a known
-law plus noise. Reported: wall times of the featurisation (cold caches) and of
+temperatures, a known law plus noise. Reported: wall times of the featurisation (cold caches) and of
 ``cross_validate`` (each fold fits the model and its K = 5 CV+ calibration forests), and,
 as a ratio within this run, the CV against plain scikit-learn ``cross_val_score`` of the
 same forest on the same features and folds (no intervals): the price of the intervals.
