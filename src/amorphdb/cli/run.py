@@ -60,7 +60,7 @@ def results_table(spec: CampaignSpec, species: str = "Li") -> Table:
         caption="* unreliable D (not used for Ea); melt rows are not used for Ea",
     )
     for column in ("formula", "T (K)", "ρ (g/cm³)", "P (kbar)", f"D_{species} (cm²/s)",
-                   f"Ea_{species} (eV)"):
+                   "network", f"Ea_{species} (eV) ± σ (±σ·√χ²)"):
         table.add_column(column, justify="left" if column == "formula" else "right")
     arrhenius = {
         d.formula_reduced: d for d in db.find_arrhenius(campaign=spec.name, species=species)
@@ -75,17 +75,33 @@ def results_table(spec: CampaignSpec, species: str = "Li") -> Table:
         ea_text = ""
         if doc.formula_reduced not in shown and arr is not None:
             shown.add(doc.formula_reduced)
-            ea_text = "n/a" if arr.Ea_eV is None else f"{arr.Ea_eV:.2f} ± {arr.Ea_std_eV or 0:.2f}"
-        melt = doc.descriptors.get("stage") == "melt"
+            ea_text = _ea_text(arr)
+        stage = doc.descriptors.get("stage")
+        sem = (doc.descriptors.get("volume_equilibration") or {}).get("density_sem_g_cm3")
+        caged = [s for s, r in doc.diffusion.items() if getattr(r, "caged", None)]
         table.add_row(
             doc.formula_reduced,
-            f"{doc.temperature_K:g}" + (" melt" if melt else ""),
-            f"{doc.density_g_cm3:.2f}",
+            f"{doc.temperature_K:g}" + (f" {stage}" if stage in ("melt", "glass") else ""),
+            f"{doc.density_g_cm3:.2f}" + (f" ± {sem:.2f}" if sem and sem == sem else ""),
             f"{doc.pressure_mean_kbar:+.0f}",
             d_text,
+            ("frozen: " + ",".join(caged)) if caged else "relaxed",
             ea_text,
         )
     return table
+
+
+def _ea_text(arr) -> str:
+    """Ea per regime (glass/melt) with the stated and the residual-scaled σ (eV)."""
+    parts = []
+    for name, r in sorted((arr.regimes or {}).items()):
+        if r.get("Ea_eV") is not None:
+            scaled = r.get("Ea_std_scaled_eV")
+            parts.append(f"{name} {r['Ea_eV']:.2f} ± {r.get('Ea_std_eV') or 0:.2f}"
+                         + (f" (±{scaled:.2f})" if scaled is not None else ""))
+    if parts:
+        return "; ".join(parts)
+    return "n/a" if arr.Ea_eV is None else f"{arr.Ea_eV:.2f} ± {arr.Ea_std_eV or 0:.2f}"
 
 
 class CampaignProgress:
