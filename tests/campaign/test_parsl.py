@@ -125,3 +125,12 @@ def test_local_blocks_run_two_compositions_and_resubmit_runs_nothing(campaign_fi
     assert db.job_store.docs_store.count({"name": {"$regex": "^pack"}}) == 2
     config = yaml.safe_load(path.read_text())
     assert config["launchers"]["parsl"]["provider"] == "local"
+
+
+def test_example_parsl_campaign_dry_runs(capsys):
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[2] / "configs" / "example-parsl.yaml"
+    assert main(["submit", str(config), "--launcher", "parsl", "--dry-run"]) == 0
+    assert "4 composition(s) would be submitted with launcher parsl" in capsys.readouterr().out
+    assert load_campaign(config).launchers.parsl.max_blocks == 2
