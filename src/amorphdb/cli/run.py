@@ -8,7 +8,6 @@ exits 1 when a composition failed.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,17 +32,13 @@ def jobs_per_composition(spec: CampaignSpec) -> int:
     search that needs more checks moves the bar past 100 % of that composition
     only briefly (the bar is capped).
     """
+    from amorphdb.engines import get_engine
+
     p = spec.protocol
     n_temps = 1 + len(p.anneal_temperatures_K)
     volume_jobs = len(p.volume.scale_factors) + 2 * 2 + 1  # runs, 2 checks+fits, start
-    cooling = 0
-    if p.cooling.method == "linear":
-        cooling = len(p.anneal_temperatures_K)
-    elif p.cooling.method == "stepwise":
-        cooling = sum(
-            max(1, math.ceil((p.melt_temperature_K - t) / p.cooling.step_K))
-            for t in p.anneal_temperatures_K
-        )
+    # cooling (and glass-point) jobs from the flow's own schedule (flows/schedules)
+    cooling = len(p.cooling_runs(get_engine(spec.engine).timestep_fs))
     return 1 + n_temps * (volume_jobs + 2) + cooling + 1
 
 
