@@ -12,7 +12,7 @@ from amorphdb.potfit.config import load_config
 from amorphdb.potfit.state import OptimizationState
 
 TINY_GLASS = {
-    "target_atoms": 40, "melt_steps": 300, "npt_steps": 300, "anneal_steps": 300,
+    "target_atoms": 40, "melt_steps": 300, "glass_steps": 300,
     "cooling_rate_K_per_ps": 2700, "pressure_tolerance_kbar": 100, "traj_every": 20,
 }
 

@@ -12,7 +12,7 @@ from amorphdb.potfit.objective import MDObjective
 from amorphdb.store import open_database
 
 TINY_GLASS = {  # 44-atom Na3CaB15O25 (75B), a few ps: fast, not converged glass
-    "target_atoms": 40, "melt_steps": 400, "npt_steps": 400, "anneal_steps": 400,
+    "target_atoms": 40, "melt_steps": 400, "glass_steps": 400,
     "cooling_rate_K_per_ps": 2700, "pressure_tolerance_kbar": 100, "traj_every": 20,
 }
 

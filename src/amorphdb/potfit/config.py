@@ -26,7 +26,12 @@ from amorphdb.campaign.spec import CampaignSpec
 from amorphdb.engines import EngineSpec
 from amorphdb.engines.potentials import get_potential, potential_spec
 from amorphdb.errors import ConfigError
-from amorphdb.flows.protocol import CoolingSettings, ProtocolSettings, VolumeSettings
+from amorphdb.flows.protocol import (
+    CoolingMethod,
+    CoolingSettings,
+    ProtocolSettings,
+    VolumeSettings,
+)
 from amorphdb.flows.protocol import settings_digest as _digest
 from amorphdb.potfit.params import Parameter, check_parameters
 
@@ -74,12 +79,14 @@ class ObjectiveSettings(BaseModel):
 
 
 class GlassSettings(BaseModel):
-    """The glass path of every evaluation: melt → cool at a rate → anneal at 300 K.
+    """The glass of every evaluation, made by the protocol's glass path.
 
-    Melt at ``melt_temperature_K`` (NPT volume at zero pressure, then NVT), cool
-    linearly to ``glass_temperature_K`` at ``cooling_rate_K_per_ps``, NPT at zero
-    pressure there (the glass volume), then an NVT anneal whose last frames give
-    density and N4.
+    :class:`~amorphdb.flows.protocol.CoolingMethod` ``path``: melt (NVT at the packing
+    density) at ``melt_temperature_K``, one NPT cooling at zero pressure at
+    ``cooling_rate_K_per_ps`` to ``glass_temperature_K``, then NPT ``glass_steps`` there
+    (the glass volume at zero pressure) and NVT as long, whose record gives density and
+    N4. Cooling rate and cell size are the settings whose effect on N4 ``docs/potfit.md``
+    measures.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -89,31 +96,36 @@ class GlassSettings(BaseModel):
     melt_steps: int = Field(5000, gt=0)
     cooling_rate_K_per_ps: float = Field(100.0, gt=0, description="Wang 2018: 1 K/ps")
     glass_temperature_K: float = Field(300.0, gt=0)
-    npt_steps: int = Field(2000, gt=0, description="NPT steps of each volume equilibration")
-    anneal_steps: int = Field(2000, gt=0)
-    timestep_fs: float = Field(1.0, gt=0)
+    glass_steps: int = Field(2000, gt=0, description="NPT steps at the glass temperature "
+                             "(then as many NVT steps)")
     pressure_tolerance_kbar: float = Field(10.0, gt=0)
     traj_every: int = Field(50, gt=0, description="steps between stored frames")
+    timestep_fs: float = Field(1.0, gt=0, description="Wang 2018: 1 fs")
     seed: int = 12345
 
-    def cooling_steps(self) -> int:
-        """MD steps of the linear ramp: ΔT / rate / Δt."""
-        span = self.melt_temperature_K - self.glass_temperature_K
-        return max(1, round(span / self.cooling_rate_K_per_ps / (self.timestep_fs / 1000.0)))
-
     def protocol(self) -> ProtocolSettings:
-        """The melt–quench protocol that runs this glass path."""
+        """The melt–quench protocol of this glass: the glass path down to one anneal
+        temperature, the glass temperature (NPT volume at zero pressure, then NVT).
+
+        The glass is the path's lowest anneal branch rather than its ``glass`` point:
+        the local launcher counts a composition as finished by its Arrhenius record,
+        which a glass-only flow does not write.
+        """
         return ProtocolSettings(
             target_atoms=self.target_atoms,
             melt_temperature_K=self.melt_temperature_K,
             melt_steps=self.melt_steps,
             anneal_temperatures_K=[self.glass_temperature_K],
-            anneal_steps=self.anneal_steps,
+            anneal_steps=self.glass_steps,
             volume=VolumeSettings(
-                method="npt", n_steps=self.npt_steps,
-                pressure_tolerance_kbar=self.pressure_tolerance_kbar, noise_sigmas=3.0,
+                method="npt", n_steps=self.glass_steps,
+                pressure_tolerance_kbar=self.pressure_tolerance_kbar,
+                noise_sigmas=3.0, on_unconverged="flag",  # tiny cells: P noise of ~kbar
             ),
-            cooling=CoolingSettings(method="linear", n_steps=self.cooling_steps()),
+            cooling=CoolingSettings(
+                method=CoolingMethod.PATH, rate_K_per_ps=self.cooling_rate_K_per_ps,
+                start_temperature_K=self.melt_temperature_K, glass_temperature_K=None,
+            ),
             traj_every=self.traj_every,
             thermo_every=min(self.traj_every, 10),
             seed=self.seed,
@@ -177,7 +189,10 @@ class PotfitConfig(BaseModel):
         spec = potential_spec(self.potential, params)
         formulas = [t.formula for t in load_targets(self.objective.compositions,
                                                     self._table()).values()]
-        name = f"{self.name}-{_digest({'potential': spec, 'glass': self.fingerprint_settings()})}"
+        protocol = self.glass.protocol()
+        key = {"potential": spec, "settings": self.fingerprint_settings(),
+               "protocol": protocol.model_dump(mode="json")}
+        name = f"{self.name}-{_digest(key)}"
         return CampaignSpec(
             name=name,
             compositions=formulas,
@@ -185,7 +200,7 @@ class PotfitConfig(BaseModel):
                 name="lammps", potential=spec, timestep_fs=self.glass.timestep_fs,
                 settings=dict(self.engine_settings),
             ),
-            protocol=self.glass.protocol(),
+            protocol=protocol,
             store=str(self.resolve(self.store)) if self.store else None,
             workers=min(self.workers, len(formulas)),
             workdir=str(self.resolve(self.workdir)),
