@@ -102,7 +102,8 @@ def run_mlp(f, budget: int, seed: int, n_models: int = 5) -> np.ndarray:
         for m in range(n_models):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model = MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=2000, random_state=seed * 100 + m)
+                model = MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=2000,
+                                     random_state=seed * 100 + m)
                 model.fit(np.array(x), np.array(y))
             preds.append(model.predict(cand))
         chosen = cand[np.argsort(np.mean(preds, axis=0))[: min(BATCH, budget - len(y))]]
