@@ -354,3 +354,14 @@ def test_orphaned_journals_are_saved_and_removed(tmp_path):
     # finished jobs saved; a killed attempt's record job is not (no summary from it)
     assert [d["name"] for d in job_store.docs_store.query({})] == ["melt 5000 K"]
     assert recover_journals(job_store, folder) == 0
+
+
+def test_interrupt_while_saving_acts_after_the_save():
+    from amorphdb.campaign.local import _signals_deferred
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt), _signals_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        steps.append("saved")  # not cut short
+    assert steps == ["saved"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

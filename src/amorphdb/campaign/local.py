@@ -610,6 +610,32 @@ def _signals_held() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Let a SIGINT/SIGTERM that arrives inside the block act only once it is done.
+
+    Saving a finished composition (job documents, summaries, attempt) is one step: an
+    interrupt in the middle would leave its documents without its attempt record.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, _: pending.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if pending:
+            handler = previous[pending[0]]
+            if callable(handler):
+                handler(pending[0], None)  # the CLI's handler raises Interrupted
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), pending[0])
+
+
 def run_campaign(
     spec: CampaignSpec,
     on_progress: Callable[[str, str], None] | None = None,
@@ -898,9 +924,9 @@ def _run_processes(
                 worker.result = _drain_pipe(worker.conn, progress) or worker.result
                 worker.conn.close()
                 del running[formula]
-                result = _collect(worker, last_job)
-                finish(result)
-                worker.journal.unlink(missing_ok=True)
+                with _signals_deferred():
+                    finish(_collect(worker, last_job))
+                    worker.journal.unlink(missing_ok=True)
             now = time.monotonic()
             if running and now - last_beat > HEARTBEAT_INTERVAL_S:
                 for formula, worker in running.items():

@@ -126,6 +126,8 @@ def _os_error_line(exc: OSError) -> str:
         return f"no space left on the device of{where}; free space and run again"
     if exc.errno in (errno.EACCES, errno.EPERM):
         return f"permission denied:{where}; fix its permissions or use another folder"
+    if not where:  # a socket or pipe, not a file
+        return f"{type(exc).__name__}: {what}; check the connection and run again"
     return f"cannot use{where}: {what}; check that the file exists and is not damaged"
 
 
