@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+# --import-mode=importlib does not put test folders on sys.path: make synthetic_glasses importable
+sys.path.insert(0, str(Path(__file__).parent))
 from synthetic_glasses import glass_table
 
 
