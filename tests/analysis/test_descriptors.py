@@ -117,3 +117,25 @@ def test_no_anion_is_refused():
     s = Structure(Lattice.cubic(3.0), ["Cu"], [[0, 0, 0]])
     with pytest.raises(AnalysisError, match="no anion"):
         structure_descriptors(s)
+
+
+def test_analyze_structure_prints_json_and_plots(tmp_path, capsys):
+    from ase.io import write
+
+    from amorphdb.cli import main
+
+    rng = np.random.default_rng(1)
+    s = li2o() * 3
+    frames = s.cart_coords + rng.normal(0, 0.05, (10, len(s), 3))
+    traj = Trajectory([x.symbol for x in s.species], frames, s.lattice.matrix, time_step=10.0)
+    path = tmp_path / "li2o_300K.extxyz"
+    write(path, [traj.to_ase(i) for i in range(traj.n_frames)])
+    args = ["analyze", str(path), "--frame-interval-fs", "10", "--structure"]
+    assert main([*args, "--json", "--plot", str(tmp_path / "a.png")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    st = out["files"][0]["structure"]
+    assert st["cn"] == {"Li-O": 4.0} and st["cn_cutoff_A"]["Li-O"] > 2.0
+    assert len(st["sq"]["q_inv_A"]) == Q_GRID.size
+    assert (tmp_path / "a-structure.png").stat().st_size > 10_000
+    assert main(args) == 0
+    assert "CN Li-O = 4.000" in capsys.readouterr().out

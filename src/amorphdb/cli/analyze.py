@@ -132,7 +132,7 @@ def analyze_file(
         "regime": network.regime,
         "warnings": sorted({str(w.message) for w in caught}),
     }
-    return {"summary": summary, "results": shown, "network": network}
+    return {"summary": summary, "results": shown, "network": network, "trajectory": traj}
 
 
 def _diffusion_json(res) -> dict[str, Any]:
@@ -262,6 +262,14 @@ def register(app: typer.Typer) -> None:
                 "Arrhenius plot for several (MSD plots beside it as NAME-msd-N.png).",
             ),
         ] = None,
+        structure: Annotated[
+            bool,
+            typer.Option(
+                "--structure",
+                help="Also structure descriptors (last half): CN with cut-offs, RDF peaks, "
+                "N4, Qn, packing fraction, S(q); with --plot, NAME-structure.png.",
+            ),
+        ] = False,
         as_json: Annotated[
             bool, typer.Option("--json", help="Print JSON instead of text.")
         ] = False,
@@ -297,6 +305,10 @@ def register(app: typer.Typer) -> None:
         if len(analyses) > 1:
             arrhenius, fit_objects = arrhenius_over_files(analyses, temps)
         plots = _plots(plot, analyses, fit_objects) if plot is not None else []
+        if structure:
+            from amorphdb.cli.structure_section import add_structure
+
+            plots += add_structure(analyses, plot)
         if as_json:
             doc: dict[str, Any] = {"files": [a["summary"] for a in analyses], "plots": plots}
             if len(paths) > 1:
@@ -308,6 +320,8 @@ def register(app: typer.Typer) -> None:
             return
         for a in analyses:
             _print_text(a["summary"], a["results"], a["network"])
+            for line in a.get("structure_lines", []):
+                typer.echo("  " + line)
         if len(analyses) > 1:
             _print_table(analyses)
             for sp, fit in arrhenius.items():
