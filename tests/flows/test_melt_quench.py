@@ -164,3 +164,42 @@ def test_make_accepts_a_structure_and_update_kwargs_keeps_settings():
     scan = next(j for j in jobs if j.name == "start volume scan")
     assert scan.function_args[1] == cell
     assert flow.output["formula"] == "Li2SiO3"
+
+
+@pytest.mark.slow
+def test_glass_path_runs_and_records_every_stage(tmp_path):
+    """Real LAMMPS, 36 atoms, a fast path (200 K/ps): NPT cooling jobs at P = 0, an anneal
+    branch from its segment end with an NPT volume (density ± σ), and the 300 K glass point."""
+    from jobflow import JobStore, run_locally
+    from maggma.stores import MemoryStore
+
+    from amorphdb.engines import MDRunDocument
+    from amorphdb.store.schemas import AmorphousDoc
+
+    protocol = ProtocolSettings(
+        target_atoms=36, melt_temperature_K=3000, melt_steps=500,
+        anneal_temperatures_K=[1500.0], anneal_steps=1000, traj_every=20,
+        cooling={"rate_K_per_ps": 200.0, "glass_steps": 500},
+        volume={"method": "npt", "n_steps": 1000, "noise_sigmas": 3.0},
+    )
+    flow = MeltQuenchMaker(protocol=protocol, campaign="path").make("Li2Si2O5")
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    responses = run_locally(flow, store=store, create_folders=True, root_dir=tmp_path,
+                            log=False, ensure_success=True)
+    outputs = [r.output for rs in responses.values() for r in rs.values()]
+    runs = {o.md.temperature_K: o for o in outputs if isinstance(o, MDRunDocument)
+            and o.md.end_temperature_K not in (None, o.md.temperature_K)}
+    # two NPT ramps: 3000 → 1500 K (7.5 ps) and 1500 → 300 K (6 ps) at 200 K/ps
+    assert sorted(runs) == [1500.0, 3000.0]
+    assert runs[3000.0].md.ensemble.value == "npt" and runs[3000.0].md.n_steps == 7500
+    assert runs[1500.0].md.end_temperature_K == 300.0 and runs[1500.0].md.n_steps == 6000
+    docs = {d.descriptors["stage"]: d for d in outputs if isinstance(d, AmorphousDoc)}
+    assert set(docs) == {"melt", "anneal", "glass"}
+    anneal, glass = docs["anneal"], docs["glass"]
+    assert anneal.temperature_K == 1500.0 and glass.temperature_K == 300.0
+    for doc in (anneal, glass):
+        volume = doc.descriptors["volume_equilibration"]
+        assert volume["method"] == "npt" and volume["density_sem_g_cm3"] > 0
+        assert doc.density_g_cm3 == pytest.approx(volume["density_g_cm3"], rel=1e-6)
+    # a 300 K glass is denser than the 1500 K liquid, and a silicate glass, not a gas
+    assert 1.9 < anneal.density_g_cm3 < glass.density_g_cm3 < 2.9
