@@ -75,11 +75,16 @@ def test_analyze_and_query_bad_input_exit_2_in_one_line(tmp_path):
 
 
 def test_query_success_exits_0(tmp_path):
+    from amorphdb.store import StoreConfig
+    from amorphdb.store.database import AmorphousDB
+
+    with AmorphousDB.from_config(StoreConfig(path=tmp_path / "db")):
+        pass  # an empty store
     store = tmp_path / "store.yaml"
     store.write_text(f"type: embedded\npath: {tmp_path / 'db'}\n")
-    assert main(["db", "stats", "--store", str(store)]) == 0  # creates the empty store
     queried = amorphdb("query", "--store", store, "--format", "json")
     assert queried.returncode == 0, queried.stderr
+    assert main(["db", "stats", "--store", str(store)]) == 0
 
 
 @pytest.fixture
