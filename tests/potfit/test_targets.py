@@ -58,3 +58,17 @@ def test_losses_are_rms_relative_density_and_absolute_n4_errors():
     assert combine(losses, pareto) == losses
     failed = glass_losses({"50B": props["50B"], "75B": None}, targets, settings)
     assert all(math.isnan(v) for v in failed.values())
+
+
+def test_glass_from_record_takes_density_sigma_from_the_npt_volume_search():
+    from amorphdb.potfit.objective import glass_from_record
+
+    descriptors = {
+        "structure": {"density_g_cm3": 2.23, "density_std_g_cm3": 0.0, "n4": {"B": 0.29},
+                      "cn_std": {"B-O": 0.035}, "n_frames": 41},
+        "volume_equilibration": {"method": "npt", "density_sem_g_cm3": 0.0033},
+    }
+    glass = glass_from_record(descriptors)
+    assert (glass.density_g_cm3, glass.density_std_g_cm3) == (2.23, 0.0033)
+    assert (glass.n4, glass.n4_std, glass.n_frames) == (0.29, 0.035, 41)
+    assert glass_from_record({"structure": {"density_g_cm3": 2.2}}) is None  # no boron N4

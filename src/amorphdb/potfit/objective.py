@@ -154,9 +154,11 @@ def glass_from_record(descriptors: Mapping[str, Any]) -> GlassProperties | None:
         return None
     # N4 = ⟨CN_BO⟩ − 3 while boron is 3- or 4-fold, so σ(N4) is the spread of ⟨CN_BO⟩
     n4_std = (s.get("cn_std") or {}).get("B-O", math.nan)
+    # the NVT anneal holds the volume: σ(ρ) is the NPT volume search's standard error
+    volume_sem = (descriptors.get("volume_equilibration") or {}).get("density_sem_g_cm3")
     return GlassProperties(
         density_g_cm3=float(s["density_g_cm3"]),
-        density_std_g_cm3=float(s.get("density_std_g_cm3") or 0.0),
+        density_std_g_cm3=max(float(s.get("density_std_g_cm3") or 0.0), float(volume_sem or 0.0)),
         n4=float(s["n4"]["B"]),
         n4_std=float(n4_std),
         n_frames=int(s.get("n_frames") or 0),
