@@ -16,10 +16,16 @@ MASK = "***"
 
 # scheme://user:password@host (mongodb://, mongodb+srv://, and any other scheme)
 _URI_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)[^@\s/]+(?=@)")
-# password=..., "password": "...", passwd: ..., token=..., in YAML, JSON, query strings
+_SECRET_KEYS = r"(?:password|passwd|pwd|secret|token|api_key|apikey|access_key)"
+# password=..., password: ..., token=... (YAML, query strings, command lines)
 _KEY_VALUE = re.compile(
-    r"(?P<head>\b(?:password|passwd|pwd|secret|token|api_key|apikey|access_key)\b"
-    r"[\"']?\s*[:=]\s*[\"']?)(?P<value>[^\s\"',;&}]+)",
+    rf"(?P<head>(?<![\w\"']){_SECRET_KEYS}\s*[:=]\s*[\"']?)(?P<value>[^\s\"',;&}}]+)",
+    re.IGNORECASE,
+)
+# "password": "..." (JSON, Python reprs): a quoted key has a quoted value, so a message
+# such as "field 'password': Extra inputs are not permitted" keeps its words
+_QUOTED_KEY_VALUE = re.compile(
+    rf"(?P<head>[\"']{_SECRET_KEYS}[\"']\s*[:=]\s*[\"'])(?P<value>[^\"']+)",
     re.IGNORECASE,
 )
 # environment variables whose values are secrets (e.g. the store's password_env)
@@ -58,6 +64,7 @@ def redact(text: Any) -> str:
     text = str(text)
     text = _URI_USERINFO.sub(lambda m: m.group("head") + MASK, text)
     text = _KEY_VALUE.sub(lambda m: m.group("head") + MASK, text)
+    text = _QUOTED_KEY_VALUE.sub(lambda m: m.group("head") + MASK, text)
     for value in _secret_values():
         text = text.replace(value, MASK)
     return text

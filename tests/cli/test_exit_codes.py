@@ -144,6 +144,9 @@ def test_command_return_value_and_success(extra_command, capsys):
          "host: mongodb://u:***@h, password: '***', token=***"),
         ('{"username": "ana", "password": "s3cret"}', '{"username": "ana", "password": "***"}'),
         ("mongodb://reader@db.example.org/x", "mongodb://reader@db.example.org/x"),
+        ("field 'password': Extra inputs are not permitted",  # words, not a secret
+         "field 'password': Extra inputs are not permitted"),
+        ("password_env: AMORPHDB_MONGO_PASSWORD", "password_env: AMORPHDB_MONGO_PASSWORD"),
     ],
 )
 def test_redact(text, shown):
