@@ -31,7 +31,7 @@ _QUOTED_KEY_VALUE = re.compile(
 # environment variables whose values are secrets (e.g. the store's password_env)
 _SECRET_VAR = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|ACCESS_KEY|_URI$|_PW$", re.I)
 #: shorter values are not masked (too likely to occur by chance in ordinary text)
-MIN_SECRET_CHARS = 4
+MIN_SECRET_CHARS = 6
 
 
 def _secret_values() -> list[str]:
