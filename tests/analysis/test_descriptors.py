@@ -106,11 +106,14 @@ def test_trajectory_average_sigma_and_round_trip():
     assert d.mean_bond_energy_eV == pytest.approx(-1 / d.rdf_peak_A["Li-O"], rel=1e-3)
     assert calls == [("Li", "O")]
     assert d.sq_q_inv_A.shape == Q_GRID.shape and np.all(np.isfinite(d.sq_xray))
-    # stored form: JSON-able, curves come back as float32-rounded arrays
+    # stored form: JSON-able, curves come back as float16-rounded arrays
     back = StructureDescriptors.from_dict(json.loads(json.dumps(d.to_dict())))
     assert back.cn == d.cn and back.qn == d.qn
-    np.testing.assert_allclose(back.rdf["Li-O"], d.rdf["Li-O"], rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(back.sq_neutron, d.sq_neutron, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(back.rdf["Li-O"], d.rdf["Li-O"], rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(back.sq_neutron, d.sq_neutron, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(back.rdf_r_A, d.rdf_r_A, atol=1e-9)
+    np.testing.assert_allclose(back.sq_q_inv_A, d.sq_q_inv_A, atol=1e-9)
+    assert len(json.dumps(d.to_dict()["curves"])) < 3000  # bytes: summaries stay small
 
 
 def test_no_anion_is_refused():

@@ -64,8 +64,11 @@ NETWORK_FORMERS = ("Si", "P", "B", "Al", "Ge")
 QN_ELEMENTS = ("Si", "P")
 #: elements whose N4 (fraction four-fold) is reported
 N4_ELEMENTS = ("B", "Al")
-#: fixed q grid of the stored S(q), 1/Å (0.5–20 in steps of 0.05)
-Q_GRID = np.round(np.arange(0.5, 20.0 + 1e-9, 0.05), 3)
+#: fixed q grid of the stored S(q), 1/Å (0.5–20 in steps of 0.1)
+Q_GRID = np.round(np.arange(0.5, 20.0 + 1e-9, 0.1), 3)
+#: stored curves are float16 (≤ 1e-3 relative): summaries stay a few kB (montydb decodes
+#: every summary on every query)
+CURVE_DTYPE = "float16"
 #: RDF bin width, Å, and the factor by which stored RDFs are coarsened
 RDF_DR_A = 0.02
 STORED_RDF_COARSEN = 3
@@ -88,7 +91,7 @@ class StructureDescriptors:
 
     ``cn`` etc. are keyed ``"Si-O"`` (centre–neighbour). ``to_dict`` gives the form
     stored under ``descriptors.structure`` of a record: scalars as plain numbers (query
-    filters, ML features), the curves (RDFs, S(q)) as compressed float32 arrays so the
+    filters, ML features), the curves (RDFs, S(q)) as compressed float16 arrays so the
     summary stays small and fast to decode.
     """
 
@@ -118,11 +121,15 @@ class StructureDescriptors:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in _CURVES}
         out["curves"] = {
             "rdf_pairs": list(self.rdf),
-            "rdf_r_A": encode_array(self.rdf_r_A, "float32"),
-            "rdf": encode_array(np.array(list(self.rdf.values())), "float32"),
-            "sq_q_inv_A": encode_array(self.sq_q_inv_A, "float32"),
-            "sq_neutron": encode_array(self.sq_neutron, "float32"),
-            "sq_xray": encode_array(self.sq_xray, "float32"),
+            # uniform grids: r_i = (i + ½)·dr, q_i = q0 + i·dq
+            "rdf_dr_A": float(np.round(self.rdf_r_A[1] - self.rdf_r_A[0], 6))
+            if self.rdf_r_A.size > 1 else 0.0,
+            "rdf": encode_array(np.array(list(self.rdf.values())), CURVE_DTYPE),
+            "sq_q0_inv_A": float(self.sq_q_inv_A[0]) if self.sq_q_inv_A.size else 0.0,
+            "sq_dq_inv_A": float(np.round(self.sq_q_inv_A[1] - self.sq_q_inv_A[0], 6))
+            if self.sq_q_inv_A.size > 1 else 0.0,
+            "sq_neutron": encode_array(self.sq_neutron, CURVE_DTYPE),
+            "sq_xray": encode_array(self.sq_xray, CURVE_DTYPE),
         }
         return out
 
@@ -135,8 +142,11 @@ class StructureDescriptors:
         if curves:
             rdfs = decode_array(curves["rdf"]).astype(float)
             kwargs["rdf"] = dict(zip(curves["rdf_pairs"], rdfs, strict=True))
-            for k in ("rdf_r_A", "sq_q_inv_A", "sq_neutron", "sq_xray"):
+            kwargs["rdf_r_A"] = (np.arange(rdfs.shape[1]) + 0.5) * curves["rdf_dr_A"]
+            for k in ("sq_neutron", "sq_xray"):
                 kwargs[k] = decode_array(curves[k]).astype(float)
+            nq = kwargs["sq_neutron"].size
+            kwargs["sq_q_inv_A"] = curves["sq_q0_inv_A"] + np.arange(nq) * curves["sq_dq_inv_A"]
         return cls(**kwargs)
 
 
