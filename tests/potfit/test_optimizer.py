@@ -133,3 +133,11 @@ def test_failed_evaluations_stay_in_history_but_not_in_the_fit():
     result = optimize(flaky, PARAMS, budget=16, batch_size=4, seed=2)
     assert any(np.isnan(h["loss"]) for h in result.history)
     assert np.isfinite(result.best_loss)
+
+
+def test_a_larger_budget_continues_a_finished_state(tmp_path):
+    state = tmp_path / "state.json"
+    first = optimize(batch_bowl, PARAMS, budget=4, batch_size=2, seed=5, state=state)
+    more = Interrupt()
+    second = optimize(more, PARAMS, budget=6, batch_size=2, seed=5, state=state)
+    assert second.history[:4] == first.history and len(more.seen) == 2

@@ -190,7 +190,9 @@ def _propose(x_unit, losses, q, seed, num_restarts, raw_samples) -> np.ndarray:
     return candidates.detach().numpy().clip(0.0, 1.0)
 
 
-def _config(parameters: Sequence[Parameter], seed: int, n_initial: int, extra: dict | None):
+def _config(
+    parameters: Sequence[Parameter], seed: int, n_initial: int | None, extra: dict | None
+):
     return {
         "parameters": [[p.name, p.low, p.high] for p in parameters],
         "seed": seed,
@@ -248,7 +250,9 @@ def optimize(
         raise ConfigError(f"budget ({budget}) and batch_size ({batch_size}) must be at least 1")
     budget, batch_size = int(budget), int(batch_size)
     n_init = default_initial(len(params), batch_size, budget) if n_initial is None else n_initial
-    st: OptimizationState = load_or_create(state, _config(params, seed, n_init, config))
+    # the requested n_initial (None: automatic) is fingerprinted, not the value it resolves
+    # to, so raising the budget continues a state (the Sobol sequence just goes on)
+    st: OptimizationState = load_or_create(state, _config(params, seed, n_initial, config))
     design = initial_design(n_init, len(params), seed)
     while len(st.history) < budget:
         done = len(st.history)
