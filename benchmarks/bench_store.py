@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_store.py                 # full: 10 000 docs, 100 traj
+    .venv/bin/python benchmarks/bench_store.py --scale         # 25 000 docs, 2 500 small traj
     .venv/bin/python benchmarks/bench_store.py --n-docs 1000 --n-traj 5 --n-frames 2000
     .venv/bin/python benchmarks/bench_store.py --store configs/store-mongodb.yaml
 
@@ -27,7 +28,7 @@ import numpy as np
 from pymatgen.core import Lattice, Structure
 
 from amorphdb.analysis import Trajectory
-from amorphdb.store import StoreConfig
+from amorphdb.store import StoreConfig, open_job_store
 from amorphdb.store.database import AmorphousDB
 from amorphdb.store.schemas import AmorphousDoc, ArrheniusDoc, DiffusionSummary, TrajectoryRef
 from amorphdb.store.trajectory import prepare_trajectory, raw_float32_bytes
@@ -279,6 +280,172 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
+# ---------------------------------------------------------------------- scale (issue 12)
+def legacy_upsert(db: AmorphousDB, doc: AmorphousDoc) -> str:
+    """The pre-issue-12 single upsert, kept callable for comparison: montydb
+    ``find_one({"_id": key})`` then ``insert_one``/``replace_one`` (each reads and decodes
+    the whole collection: montydb has no index)."""
+    from amorphdb.store.database import _content, _split_structure
+
+    coll = db._coll("amorphous")
+    new = doc.to_mongo()
+    _split_structure(new)
+    old = coll.find_one({"_id": new["_id"]})
+    if old is None:
+        coll.insert_one(new)
+        return "inserted"
+    if _content(AmorphousDoc.from_mongo(old).to_mongo()) == _content(new):
+        return "unchanged"
+    coll.replace_one({"_id": new["_id"]}, new)
+    return "replaced"
+
+
+def _job_doc(i: int, traj_dict: dict) -> dict:
+    from jobflow.utils import suid
+
+    return {
+        "uuid": suid(),
+        "index": 1,
+        "name": "bench_md",
+        "output": {"trajectory": traj_dict, "n": i},
+        "metadata": {},
+        "hosts": [],
+        "completed_at": "2026-01-01T00:00:00",
+    }
+
+
+def scale(args: argparse.Namespace) -> dict:
+    """Issue 12: 25 000 summaries and 2 500 small trajectories, new store vs today's.
+
+    Summaries: bulk insert, then single upserts of new results and reads by key at full
+    size — the O(1) SQLite-key path (:mod:`amorphdb.store.embedded`) against the legacy
+    montydb scan (:func:`legacy_upsert`). Trajectories: one blob per job written through
+    the jobflow ``JobStore`` (``JobStore.update``, what ``run_locally`` calls), in the
+    file-per-blob layout (``blob_layout: files``) against the montydb ``trajectories``
+    collection (``blob_layout: collection``, today's); write and read of one blob with
+    all others stored.
+    """
+    from amorphdb.store.config import BlobLayout
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-store-scale-"))
+    out: dict = {"n_docs": args.n_docs, "n_traj": args.n_traj}
+    config = StoreConfig(path=tmp / "db")
+    db = AmorphousDB.from_config(config)
+    docs = summary_docs(args.n_docs, args.n_atoms)
+    t0 = time.perf_counter()
+    for i in range(0, len(docs), 1000):
+        db.insert_many_amorphous(docs[i : i + 1000])
+    out["bulk_insert_docs_per_s"] = len(docs) / (time.perf_counter() - t0)
+    print(f"bulk insert {len(docs)} summaries: {out['bulk_insert_docs_per_s']:.0f} docs/s",
+          flush=True)  # fmt: skip
+    n_up = args.n_upsert
+    for label, fn in (("new", db.upsert_amorphous), ("legacy", lambda d: legacy_upsert(db, d))):
+        extra = summary_docs(n_up, args.n_atoms, seed=7)
+        for i, d in enumerate(extra):
+            d.campaign = f"scale-{label}-{i}"
+        t0 = time.perf_counter()
+        assert {fn(d) for d in extra} == {"inserted"}
+        out[f"upsert_new_ms_{label}"] = (time.perf_counter() - t0) * 1000 / n_up
+        print(f"  single upsert of a new result, {label}: "
+              f"{out[f'upsert_new_ms_{label}']:.2f} ms", flush=True)  # fmt: skip
+    keys = [docs[(i * 7919) % len(docs)].key() for i in range(n_up)]
+    coll, emb = db._coll("amorphous"), db._embedded("amorphous")
+    for label, fn in (("new", emb.get), ("legacy", lambda k: coll.find_one({"_id": k}))):
+        ms, _ = timed(lambda fn=fn: [fn(k) for k in keys[:5]], repeats=3)
+        out[f"read_by_key_ms_{label}"] = ms / 5
+        print(f"  read one summary by key, {label}: {ms / 5:.2f} ms", flush=True)
+    total = db.count()
+    for label, cfg in (("snapshot", config), ("montydb", None)):
+        handle = db if cfg else AmorphousDB.from_config(
+            config.model_copy(update={"query_cache": False})
+        )
+        ms, n = timed(lambda h=handle: len(list(h.find_raw(chemsys="Li-P-S"))), repeats=3)
+        out[f"query_chemsys_ms_{label}"] = ms
+        print(f"  query chemsys=Li-P-S on {total}: {label} {ms:.1f} ms ({n} hits)", flush=True)
+    db.close()
+
+    box = 11.5 * (args.traj_atoms / 100) ** (1 / 3)
+    pos = md_positions(args.traj_atoms, args.traj_frames, box, seed=5)
+    payloads = []
+    for i in range(args.n_traj):  # distinct trajectories (content-addressed store)
+        p = pos.copy()
+        p[0, 0, 0] += np.float32(i * 1e-3)
+        traj = Trajectory(["Li"] * args.traj_atoms, p, np.eye(3) * box, 10.0)
+        payloads.append(prepare_trajectory(traj).as_dict())
+    out["traj_payload_bytes"] = len(json.dumps(payloads[0]))
+    for layout in (BlobLayout.FILES, BlobLayout.COLLECTION):
+        cfg = StoreConfig(path=tmp / f"traj-{layout.value}", blob_layout=layout)
+        js = open_job_store(cfg)
+        js.connect()
+        n_fill = args.n_traj - args.n_timed
+        t0 = time.perf_counter()
+        if layout is BlobLayout.FILES:  # the real path, one job at a time
+            for i in range(n_fill):
+                js.update(_job_doc(i, payloads[i]), save={"data": "trajectory"})
+        else:  # today's layout: filled in bulk (one montydb write_many), timed below
+            jobs, blobs = [], []
+            for i in range(n_fill):
+                job_doc = _job_doc(i, {"blob_uuid": f"fill{i}", "store": "data"})
+                jobs.append(job_doc)
+                blobs.append({"blob_uuid": f"fill{i}", "data": payloads[i],
+                              "job_uuid": job_doc["uuid"], "job_index": 1})  # fmt: skip
+            js.docs_store._collection.insert_many(jobs)
+            js.additional_stores["data"]._collection.insert_many(blobs)
+        fill_s = time.perf_counter() - t0
+        times, reads, uuids = [], [], []
+        for i in range(n_fill, args.n_traj):
+            job_doc = _job_doc(i, payloads[i])
+            uuids.append(job_doc["uuid"])
+            t0 = time.perf_counter()
+            js.update(job_doc, save={"data": "trajectory"})
+            times.append((time.perf_counter() - t0) * 1000)
+        data = js.additional_stores["data"]
+        for u in uuids:
+            ref = js.docs_store.query_one({"uuid": u}, properties=["output"])
+            blob_uuid = ref["output"]["trajectory"]["blob_uuid"]
+            t0 = time.perf_counter()
+            blob = data.query_one({"blob_uuid": blob_uuid}, properties=["data"])
+            reads.append((time.perf_counter() - t0) * 1000)
+            assert blob["data"]["positions"] == payloads[args.n_traj - args.n_timed]["positions"] \
+                or blob["data"]["species"]
+        disk = sum(f.stat().st_size for f in (tmp / f"traj-{layout.value}").rglob("*")
+                   if f.is_file())  # fmt: skip
+        key = layout.value
+        out[f"traj_{key}"] = {
+            "fill_s": fill_s,
+            "write_ms_median": statistics.median(times),
+            "read_blob_ms_median": statistics.median(reads),
+            "disk_MB": disk / 1e6,
+        }
+        t = out[f"traj_{key}"]
+        print(f"  trajectories ({key}, {args.n_traj} stored): write one {t['write_ms_median']:.1f}"
+              f" ms, read one blob {t['read_blob_ms_median']:.1f} ms, "
+              f"{t['disk_MB']:.0f} MB (fill {fill_s:.0f} s)", flush=True)  # fmt: skip
+        js.close()
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
 if __name__ == "__main__":
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    main(sys.argv[1:])
+    if "--scale" in sys.argv[1:]:
+        p = argparse.ArgumentParser(description="issue 12 scale benchmark")
+        p.add_argument("--scale", action="store_true")
+        p.add_argument("--n-docs", type=int, default=25_000)
+        p.add_argument("--n-upsert", type=int, default=20)
+        p.add_argument("--n-atoms", type=int, default=100)
+        p.add_argument("--n-traj", type=int, default=2_500)
+        p.add_argument("--n-timed", type=int, default=10, help="trajectory writes timed")
+        p.add_argument("--traj-atoms", type=int, default=20)
+        p.add_argument("--traj-frames", type=int, default=50)
+        p.add_argument("--json", default=None)
+        p.add_argument("--keep", action="store_true")
+        a = p.parse_args(sys.argv[1:])
+        res = scale(a)
+        if a.json:
+            Path(a.json).write_text(json.dumps(res, indent=1))
+    else:
+        main(sys.argv[1:])
