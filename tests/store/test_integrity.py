@@ -1,0 +1,40 @@
+"""store/integrity.py on every back end: check and repair through the library API."""
+
+from __future__ import annotations
+
+from store_factories import md_like_trajectory, run_md_and_record
+
+from amorphdb.store.checksums import content_checksum, verify
+from amorphdb.store.database import AmorphousDB
+from amorphdb.store.integrity import check_store, repair_store
+
+
+def test_checksum_survives_the_round_trip_and_detects_a_change(db):
+    from store_factories import make_amorphous
+
+    db.upsert_amorphous(make_amorphous())
+    (stored,) = list(db._coll("amorphous").find({}))
+    assert verify(stored) is True  # datetimes canonicalised to BSON's milliseconds
+    stored["density_g_cm3"] += 1.0
+    assert verify(stored) is False
+    assert content_checksum({"a": 1}) == content_checksum({"a": 1, "checksum": "x"})
+
+
+def test_check_and_repair_campaign_records(tmp_path, store_config):
+    run_md_and_record(tmp_path, store_config, md_like_trajectory(n_atoms=20, n_frames=20))
+    db = AmorphousDB.from_config(store_config)
+    try:
+        assert db.build_from_job_store() == {"inserted": 3}
+        report = check_store(db)
+        assert [p.kind for p in report.problems] == ["campaign"]  # results, no record
+        assert report.checked["job records"] == 3
+        db.record_attempt("test", "Li2Si2O5", "completed")
+        assert check_store(db).ok
+        db._coll("arrhenius").delete_many({})  # a lost Arrhenius collection's content
+        report = check_store(db)
+        assert {p.message for p in report.problems} == {"Arrhenius fit is missing"}
+        _before, after = repair_store(db)
+        assert after.ok, [p.line() for p in after.problems]
+        assert len(db.find_arrhenius(campaign="test")) == 2
+    finally:
+        db.close()
