@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pymatgen.core import Structure
 
-from amorphdb.errors import ConfigError
+from amorphdb.recovery.base import Correction
 
 if TYPE_CHECKING:
     from amorphdb.analysis import Trajectory
@@ -190,14 +190,6 @@ class ThermoSeries(BaseModel):
         return float(values[values.size // 2 :].std())
 
 
-class Correction(BaseModel):
-    """One automatic correction applied during a run (recorded, never silent)."""
-
-    error: str
-    action: str
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
 @dataclass
 class MDRunOutput:
     """What an engine hands back from one MD stage (in memory, before storage)."""
@@ -322,10 +314,3 @@ class MDEngine(ABC):
     @abstractmethod
     def version(self) -> str:
         """Engine (and model) version string for provenance."""
-
-
-def require_positive(name: str, value: float) -> float:
-    """Return ``value`` or raise a one-line :class:`ConfigError` if it is not > 0."""
-    if not np.isfinite(value) or value <= 0:
-        raise ConfigError(f"{name}={value} must be a positive number")
-    return value

@@ -23,7 +23,12 @@ grid and the stitched trajectory has one constant time between frames.
 
 Corrections are applied through Custodian (:class:`custodian.custodian.Custodian`
 with :class:`custodian.custodian.Job` and :class:`~custodian.custodian.ErrorHandler`),
-and every one is recorded as a :class:`~amorphdb.engines.base.Correction`.
+and every one is recorded as a :class:`Correction`.
+
+This package is the engines' shared kernel: it imports no engine. Each engine keeps
+its own recovery next to it (``amorphdb.engines.lammps.recovery``,
+``amorphdb.engines.mlip.recovery``, ``amorphdb.engines.vasp.handlers``) and
+imports from here, never the other way round.
 """
 
 from __future__ import annotations
@@ -33,12 +38,11 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from amorphdb.engines.base import Correction
 from amorphdb.errors import ConfigError, EngineError
 
 RUN_STATE_FILE = "run_state.json"
@@ -49,6 +53,14 @@ INPUT_FILE = "input.json"
 
 #: time-grid tolerance (fs) when comparing frame times of different parts
 TIME_TOL_FS = 1e-6
+
+
+class Correction(BaseModel):
+    """One automatic correction applied during a run (recorded, never silent)."""
+
+    error: str
+    action: str
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class RecoveryExhaustedError(EngineError):
@@ -209,10 +221,40 @@ class Checkpoint:
             )
 
 
-class RunState(BaseModel):
-    """Mutable state of a resumable run, kept in ``run_state.json``.
+PartT = TypeVar("PartT")
+
+
+class RunState(BaseModel, Generic[PartT]):
+    """Mutable state of a resumable run, kept in ``run_state.json``: the typed checkpoint.
 
     Handlers change it (``correct``); the Custodian job reads it (``run``).
+    Engines whose parts keep their own checkpoint (LAMMPS, ML) leave ``parts``
+    empty; an engine that records each finished part here (VASP) parametrises the
+    part record, e.g. ``RunState[VaspPart]``.
+
+    Parameters
+    ----------
+    input_hash
+        Digest of the stage's inputs; a different one archives the old parts.
+    timestep_fs
+        Time step (fs) the next part runs with (corrections shrink it).
+    traj_every, thermo_every
+        Frame and thermo intervals (steps) of the next part.
+    end_time_fs
+        Simulated time (fs) at which the stage ends.
+    time_done_fs
+        Simulated time (fs) already kept by recorded parts (engines that use ``parts``).
+    parts
+        One record per finished part (engines that use them).
+    input_changes
+        Engine inputs set by corrections so far, applied to every later part
+        (e.g. VASP INCAR tags).
+    pending_action
+        A correction to apply when the next part starts.
+    corrections
+        Every correction so far, in order.
+    completed
+        The stage reached ``end_time_fs``.
     """
 
     input_hash: str = ""
@@ -220,6 +262,9 @@ class RunState(BaseModel):
     traj_every: int
     thermo_every: int
     end_time_fs: float
+    time_done_fs: float = 0.0
+    parts: list[PartT] = Field(default_factory=list)
+    input_changes: dict[str, Any] = Field(default_factory=dict)
     pending_action: str | None = None
     corrections: list[Correction] = Field(default_factory=list)
     completed: bool = False

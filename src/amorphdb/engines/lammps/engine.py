@@ -29,10 +29,11 @@ from pymatgen.core import Structure
 from amorphdb.analysis import Trajectory
 from amorphdb.engines.base import EngineName, EngineSpec, MDEngine, MDRunOutput, MDSettings
 from amorphdb.engines.lammps import inputs, output
+from amorphdb.engines.lammps.recovery import LammpsStage, run_lammps_with_recovery
+from amorphdb.engines.lammps.runner import SCREEN_FILE
 from amorphdb.engines.potentials import Potential, get_potential
 from amorphdb.errors import ConfigError, EngineError
-from amorphdb.recovery.base import corrections_from_run_state
-from amorphdb.recovery.lammps import run_lammps_with_recovery
+from amorphdb.recovery.base import RecoverySettings, corrections_from_run_state
 
 #: largest cell (atoms) for which Ewald is used instead of PPPM: on ~100 atoms Ewald at
 #: 1e-5 runs 3× faster than PPPM (1574 vs 551 steps/s, NPT, Li2Si2O5, 108 atoms)
@@ -109,34 +110,42 @@ class LammpsEngine(MDEngine):
         md: MDSettings,
         workdir: Path,
         velocities_A_per_fs: np.ndarray | None = None,
-    ) -> list[str]:
-        """Write ``data.lmp`` and ``in.lammps`` into ``workdir``; return the type order."""
+    ) -> LammpsStage:
+        """Write ``data.lmp`` and ``in.lammps`` into ``workdir``; return the typed stage
+        they were written from (which the recovery runner writes each part from)."""
         workdir.mkdir(parents=True, exist_ok=True)
+        potential = self.potential
         elements = inputs.write_data_file(
-            structure, workdir / inputs.DATA_FILE, self.potential, velocities_A_per_fs
+            structure, workdir / inputs.DATA_FILE, potential, velocities_A_per_fs
+        )
+        stage = LammpsStage(
+            md=md,
+            potential=potential,
+            elements=elements,
+            kspace_style=self.kspace_style(len(structure)),
+            has_velocities=velocities_A_per_fs is not None,
         )
         script = inputs.md_script(
             md,
-            self.potential,
+            potential,
             elements,
-            has_velocities=velocities_A_per_fs is not None,
-            kspace_style=self.kspace_style(len(structure)),
+            has_velocities=stage.has_velocities,
+            kspace_style=stage.kspace_style,
         )
         (workdir / inputs.INPUT_FILE).write_text(script)
-        return elements
+        return stage
 
-    def execute(self, workdir: Path) -> None:
-        """Run the inputs in ``workdir``; raise :class:`LammpsRunError` on failure."""
+    def execute(self, workdir: Path, stage: LammpsStage) -> None:
+        """Run the stage written in ``workdir``; raise :class:`LammpsRunError` on failure."""
         code = run_lammps_with_recovery(
             workdir,
-            inputs.INPUT_FILE,
-            inputs.LOG_FILE,
+            stage,
             int(self.spec.settings.get("nprocs", 1)),
-            self.spec.settings,
+            RecoverySettings.from_engine_settings(self.spec.settings),
         )
         if code != 0 or not (workdir / inputs.FINAL_FILE).exists():
             text = ""
-            for name in ("lammps.out", inputs.LOG_FILE):
+            for name in (SCREEN_FILE, inputs.LOG_FILE):
                 path = workdir / name
                 if path.exists():
                     text += path.read_text(errors="replace")
@@ -176,6 +185,6 @@ class LammpsEngine(MDEngine):
         """Run one MD stage: write inputs, run LAMMPS, read outputs."""
         workdir = Path(workdir)
         self.check_composition(structure.composition.get_el_amt_dict())
-        self.write_inputs(structure, md, workdir, velocities_A_per_fs)
-        self.execute(workdir)
+        stage = self.write_inputs(structure, md, workdir, velocities_A_per_fs)
+        self.execute(workdir, stage)
         return self.collect(md, workdir)

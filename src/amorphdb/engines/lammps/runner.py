@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -81,11 +80,3 @@ def lammps_argv(input_file: str, log_file: str, nprocs: int = 1) -> tuple[list[s
             raise EngineError(f"nprocs={nprocs} needs mpirun, which is not on PATH; use nprocs=1")
         argv = [mpirun, "-np", str(nprocs), *argv]
     return argv, cmd.env
-
-
-def run_lammps(workdir: Path, input_file: str, log_file: str, nprocs: int = 1) -> int:
-    """Run LAMMPS in ``workdir``; return its exit code (stdout/stderr in ``lammps.out``)."""
-    argv, env = lammps_argv(input_file, log_file, nprocs)
-    with open(Path(workdir) / SCREEN_FILE, "w") as screen:
-        proc = subprocess.run(argv, cwd=workdir, env=env, stdout=screen, stderr=subprocess.STDOUT)
-    return proc.returncode

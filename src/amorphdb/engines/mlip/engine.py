@@ -4,8 +4,8 @@ Calculators come from atomate2's force-field machinery
 (:func:`atomate2.forcefields.utils.ase_calculator`, see
 :mod:`amorphdb.engines.mlip.models`); the MD loop is ours
 (:mod:`amorphdb.engines.mlip.dynamics`, which says why) and runs under Custodian
-with the handlers of :mod:`amorphdb.recovery.mlip`. A run directory holds parts
-and checkpoints (:mod:`amorphdb.recovery.base`), so calling :meth:`MLIPEngine.run`
+with the handlers of :mod:`amorphdb.engines.mlip.recovery`. A run directory holds parts
+and checkpoints (the shared kernel :mod:`amorphdb.recovery.base`), so calling :meth:`MLIPEngine.run`
 again on the directory of a killed run continues from its last stored frame.
 
 Reproducible with ``MDSettings.seed``: initial velocities are drawn from
@@ -41,6 +41,7 @@ from amorphdb.engines.mlip.models import (
     uncovered_elements,
 )
 from amorphdb.engines.mlip.models import model_version as _model_version
+from amorphdb.engines.mlip.recovery import MLIPMDJob, mlip_handlers
 from amorphdb.errors import ConfigError, EngineError, UnsupportedCompositionError
 from amorphdb.recovery.base import (
     INPUT_FILE,
@@ -169,8 +170,6 @@ class MLIPEngine(MDEngine):
             )
             state.save(workdir)
         if not state.completed:
-            from amorphdb.recovery.mlip import MLIPMDJob, mlip_handlers
-
             recovery = self.recovery.model_dump()
             job = MLIPMDJob(
                 self.model.value,

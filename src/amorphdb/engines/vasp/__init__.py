@@ -3,7 +3,8 @@
 See :mod:`amorphdb.engines.vasp.engine` (the engine and its parts),
 :mod:`amorphdb.engines.vasp.inputs` (input sets per stage),
 :mod:`amorphdb.engines.vasp.config` (settings and pre-submission checks) and
-:mod:`amorphdb.recovery.vasp` (handlers). Configuration: ``docs/vasp.md``.
+:mod:`amorphdb.engines.vasp.handlers` (Custodian handlers; run state, parts and
+budget come from the shared kernel :mod:`amorphdb.recovery`). Configuration: ``docs/vasp.md``.
 """
 
 from __future__ import annotations

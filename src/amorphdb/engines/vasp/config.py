@@ -23,6 +23,7 @@ from pymatgen.io.vasp.sets import MPRelaxSet
 from amorphdb.engines.base import Ensemble
 from amorphdb.engines.vasp.inputs import VaspStage
 from amorphdb.errors import ConfigError, UnsupportedCompositionError
+from amorphdb.recovery.base import RecoverySettings
 
 #: MPMorph runs NVT; NPT (MDALGO 3) needs a VASP built with the MD-algorithm extensions
 LAUNCHERS = {"mpirun", "mpiexec", "srun", "aprun", "ibrun", "jsrun", "time", "env"}
@@ -96,7 +97,7 @@ class VaspSettings(BaseModel):
     pressure_source: str = Field(default="external", pattern="^(external|total)$")
     polling_time_step_s: float = Field(default=10.0, gt=0)
     monitor_freq: int = Field(default=30, ge=1)
-    recovery: dict[str, Any] = Field(default_factory=dict)
+    recovery: RecoverySettings = Field(default_factory=RecoverySettings)
 
     @classmethod
     def from_spec_settings(cls, settings: dict[str, Any]) -> VaspSettings:

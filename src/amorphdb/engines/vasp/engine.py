@@ -3,21 +3,26 @@
 One MD stage lives in one ``workdir``::
 
     workdir/
-      vasp_run.json   target time, parts so far (start time, POTIM, steps kept),
-                      corrections (rewritten after every part)
+      run_state.json  the shared typed checkpoint (:class:`~amorphdb.recovery.base.RunState`
+                      with :class:`VaspPart` records): target time, time kept, POTIM
+                      of the next part, INCAR corrections, parts so far, corrections
+                      (rewritten atomically after every part)
       part_00/        a complete VASP run directory (INCAR, POSCAR with velocities,
-                      KPOINTS, POTCAR, outputs, custodian.json)
+                      KPOINTS, POTCAR, outputs, custodian.json; part.json and
+                      status.json of the shared part kernel)
       part_01/        continuation from the last good frame of part_00 …
 
 A part ends normally, at a walltime STOPCAR, or when a handler fires
-(:mod:`amorphdb.recovery.vasp`). The next part starts from the last good frame
+(:mod:`amorphdb.engines.vasp.handlers`). The next part starts from the last good frame
 with its velocities, the corrected INCAR and the remaining simulated time.
-Calling :meth:`VaspEngine.run` again on the same ``workdir`` (e.g. a job
-relaunched after its allocation ended) resumes after the last finished part.
+Calling :meth:`VaspEngine.run` again on the same ``workdir`` with the same inputs
+(e.g. a job relaunched after its allocation ended) resumes after the last finished
+part; other inputs move the old parts aside (``stale_NN/``), as for every engine.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -31,11 +36,11 @@ from custodian import Custodian
 from custodian.custodian import CustodianError
 from custodian.vasp.handlers import _parse_slurm_time
 from custodian.vasp.jobs import VaspJob
+from pydantic import BaseModel
 from pymatgen.core import Structure
 from pymatgen.io.vasp.inputs import Incar, Poscar
 
 from amorphdb.engines.base import (
-    Correction,
     EngineName,
     EngineSpec,
     MDEngine,
@@ -49,6 +54,7 @@ from amorphdb.engines.vasp.config import (
     check_vasp_cmd,
     known_element,
 )
+from amorphdb.engines.vasp.handlers import handler_names, md_handlers
 from amorphdb.engines.vasp.inputs import VaspStage, hydrogen_timestep, md_input_set
 from amorphdb.engines.vasp.outputs import (
     PartResult,
@@ -59,16 +65,55 @@ from amorphdb.engines.vasp.outputs import (
     stitch,
     vasp_version,
 )
-from amorphdb.errors import ConfigError, EngineError, UnsupportedCompositionError
-from amorphdb.recovery.vasp import handler_names, md_handlers
+from amorphdb.errors import EngineError, UnsupportedCompositionError
+from amorphdb.recovery.base import (
+    Correction,
+    RecoveryExhaustedError,
+    RunState,
+    archive_stale_parts,
+    new_part,
+    write_status,
+)
 
-STATE_FILE = "vasp_run.json"
 AMU_A2_FS2_TO_EV = 103.642697  # 1 amu·Å²/fs² in eV
 KB_EV = 8.617333262e-5
 
 
 class VaspWalltimeExhaustedError(EngineError):
     """The batch job's wall time ran out before the stage finished (resumable)."""
+
+
+class VaspPart(BaseModel):
+    """One finished VASP part, as recorded in the run state (and ``extra["parts"]``).
+
+    Parameters
+    ----------
+    dir
+        Part directory name (``part_NN``).
+    start_time_fs
+        Stage time (fs) at which the part started.
+    potim_fs
+        Time step (fs) the part ran with.
+    nsw
+        MD steps the part was asked for.
+    steps_done
+        MD steps VASP wrote.
+    kept
+        Steps kept (a correction restarts from an earlier good step).
+    unconverged_electronic_steps
+        Steps whose electronic loop reached NELM.
+    """
+
+    dir: str
+    start_time_fs: float
+    potim_fs: float
+    nsw: int
+    steps_done: int
+    kept: int
+    unconverged_electronic_steps: int
+
+
+VaspRunState = RunState[VaspPart]
 
 
 class VaspEngine(MDEngine):
@@ -130,11 +175,10 @@ class VaspEngine(MDEngine):
         stage = VaspStage(stage or self.settings.stage)
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
-        recovery = _recovery_settings(self.settings.recovery)
+        recovery = self.settings.recovery
 
         potim0 = hydrogen_timestep(structure, md.timestep_fs)
         target_fs = md.n_steps * md.timestep_fs
-        state = self._load_state(workdir, target_fs, potim0)
         t_job_start = _job_start_time()
         job_walltime = self.settings.walltime_s or _env_walltime()
 
@@ -144,38 +188,39 @@ class VaspEngine(MDEngine):
             structure,
             None if velocities_A_per_fs is None else np.asarray(velocities_A_per_fs),
         )
-        if state["parts"]:
+        state = self._load_state(workdir, current, md, stage, target_fs, potim0)
+        if state.parts:
             current = self._restart_point(workdir, state)
 
-        while state["time_done_fs"] < target_fs - 1e-6:
-            n_corr = len(state["corrections"])
-            if n_corr > recovery["max_corrections"] + _walltime_count(state):
+        while state.time_done_fs < target_fs - 1e-6:
+            n_corr = len(state.corrections)
+            if n_corr > recovery.max_corrections + _walltime_count(state):
                 self._fail(state, workdir, "recovery budget exhausted")
             part_time = self.settings.segment_walltime_s
             if job_walltime:
                 remaining = job_walltime - (time.time() - t_job_start)
                 if remaining < 2 * self.settings.walltime_buffer_s:
                     raise VaspWalltimeExhaustedError(
-                        f"walltime reached at t={state['time_done_fs']:.1f} of {target_fs:.1f} fs; "
+                        f"walltime reached at t={state.time_done_fs:.1f} of {target_fs:.1f} fs; "
                         f"resubmit the job with the same directory ({workdir}) to continue"
                     )
                 part_time = min(part_time or remaining, remaining)
-            k = len(state["parts"])
-            part_dir = workdir / f"part_{k:02d}"
-            potim = state["potim_fs"]
-            nsw = round((target_fs - state["time_done_fs"]) / potim)
-            t_start_K = _ramp(md, state["time_done_fs"] / target_fs)
+            potim = state.timestep_fs
+            part_dir = new_part(workdir, state.time_done_fs, potim, state.traj_every)
+            k = int(part_dir.name.split("_")[-1])
+            nsw = round((target_fs - state.time_done_fs) / potim)
+            t_start_K = _ramp(md, state.time_done_fs / target_fs)
             self._write_part_inputs(
-                part_dir, current, md, stage, potim, nsw, t_start_K, state["incar_corrections"]
+                part_dir, current, md, stage, potim, nsw, t_start_K, state.input_changes
             )
             handlers = md_handlers(
                 n_atoms=len(structure),
-                max_temperature_K=recovery["max_temperature"](
+                max_temperature_K=recovery.max_temperature_K(
                     max(md.temperature_K, md.end_temperature_K or 0)
                 ),
                 max_energy_drift_eV_per_atom=self.settings.max_energy_drift_eV_per_atom,
-                timestep_factor=recovery["timestep_factor"],
-                min_timestep_fs=recovery["min_timestep_fs"],
+                timestep_factor=recovery.timestep_factor,
+                min_timestep_fs=recovery.min_timestep_fs,
                 wall_time_s=part_time,
                 walltime_buffer_s=min(self.settings.walltime_buffer_s, 0.2 * part_time)
                 if part_time
@@ -185,7 +230,7 @@ class VaspEngine(MDEngine):
                 electronic_min_unconverged=self.settings.electronic_min_unconverged,
             )
             run_log, failure = self._custodian(part_dir, handlers)
-            result = read_part(part_dir, state["time_done_fs"], potim)
+            result = read_part(part_dir, state.time_done_fs, potim)
             corrections = _corrections_from_log(run_log, k)
             restart_step = min(
                 (
@@ -199,28 +244,34 @@ class VaspEngine(MDEngine):
             unfixable = [
                 c for c in corrections if c.details.get("actions") is None and c.error != "walltime"
             ]
-            state["parts"].append(
-                {
-                    "dir": part_dir.name,
-                    "start_time_fs": state["time_done_fs"],
-                    "potim_fs": potim,
-                    "nsw": nsw,
-                    "steps_done": result.n_steps,
-                    "kept": kept,
-                    "unconverged_electronic_steps": sum(
+            state.parts.append(
+                VaspPart(
+                    dir=part_dir.name,
+                    start_time_fs=state.time_done_fs,
+                    potim_fs=potim,
+                    nsw=nsw,
+                    steps_done=result.n_steps,
+                    kept=kept,
+                    unconverged_electronic_steps=sum(
                         1 for n in result.n_electronic if n >= result.nelm
                     ),
-                }
+                )
             )
-            state["corrections"].extend(c.model_dump() for c in corrections)
+            state.corrections.extend(corrections)
             for c in corrections:
                 for action in c.details.get("actions") or []:
                     if action.get("dict") == "INCAR" and "_set" in action.get("action", {}):
-                        state["incar_corrections"].update(action["action"]["_set"])
-            state["time_done_fs"] += kept * potim
-            new_potim = float(state["incar_corrections"].get("POTIM", potim))
-            state["potim_fs"] = new_potim
-            self._save_state(workdir, state)
+                        state.input_changes.update(action["action"]["_set"])
+            state.time_done_fs += kept * potim
+            state.timestep_fs = float(state.input_changes.get("POTIM", potim))
+            done = kept == nsw and not corrections
+            if done:
+                write_status(part_dir, "completed")
+            else:
+                reason = "; ".join(c.error for c in corrections) or failure or "stopped early"
+                write_status(part_dir, "failed", reason=reason)
+            state.completed = state.time_done_fs >= target_fs - 1e-6
+            state.save(workdir)
             if unfixable:
                 self._fail(state, workdir, f"unrecoverable: {unfixable[0].action}")
             if failure and not corrections:
@@ -316,11 +367,13 @@ class VaspEngine(MDEngine):
         vel = frame_velocities(result.frames, kept - 1, result.potim_fs)
         return frame, vel
 
-    def _restart_point(self, workdir: Path, state: dict) -> tuple[Structure, np.ndarray | None]:
+    def _restart_point(
+        self, workdir: Path, state: VaspRunState
+    ) -> tuple[Structure, np.ndarray | None]:
         """Resume: the restart frame of the last recorded part."""
-        last = state["parts"][-1]
-        part_dir = workdir / last["dir"]
-        result = read_part(part_dir, last["start_time_fs"], last["potim_fs"])
+        last = state.parts[-1]
+        part_dir = workdir / last.dir
+        result = read_part(part_dir, last.start_time_fs, last.potim_fs)
         poscar = Poscar.from_file(
             str(part_dir / "POSCAR"), check_for_potcar=False, read_velocities=True
         )
@@ -328,33 +381,45 @@ class VaspEngine(MDEngine):
             poscar.structure,
             None if poscar.velocities is None else np.asarray(poscar.velocities),
         )
-        return self._restart_from(part_dir, result, last["kept"], previous)
+        return self._restart_from(part_dir, result, last.kept, previous)
 
-    def _load_state(self, workdir: Path, target_fs: float, potim0: float) -> dict[str, Any]:
-        path = workdir / STATE_FILE
-        if path.exists():
-            state = json.loads(path.read_text())
-            if abs(state.get("target_fs", -1) - target_fs) < 1e-6:
-                return state
-        return {
-            "target_fs": target_fs,
-            "time_done_fs": 0.0,
+    def _load_state(
+        self,
+        workdir: Path,
+        start: tuple[Structure, np.ndarray | None],
+        md: MDSettings,
+        stage: VaspStage,
+        target_fs: float,
+        potim0: float,
+    ) -> VaspRunState:
+        """The run state of ``workdir`` for these inputs; a new one (old parts archived)
+        when the inputs differ."""
+        structure, velocities = start
+        inputs = {
+            "structure": structure.as_dict(),
+            "velocities_A_per_fs": None if velocities is None else velocities.tolist(),
+            "md": md.model_dump(mode="json"),
+            "stage": stage.value,
             "potim_fs": potim0,
-            "parts": [],
-            "corrections": [],
-            "incar_corrections": {},
         }
+        digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+        state = VaspRunState.load(workdir)
+        if state is not None and state.input_hash == digest:
+            return state
+        archive_stale_parts(workdir)
+        # VASP writes every step (NBLOCK = 1): any step can be a restart frame
+        state = VaspRunState(
+            input_hash=digest,
+            timestep_fs=potim0,
+            traj_every=1,
+            thermo_every=1,
+            end_time_fs=target_fs,
+        )
+        state.save(workdir)
+        return state
 
-    @staticmethod
-    def _save_state(workdir: Path, state: dict) -> None:
-        tmp = workdir / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(state, indent=1, default=str))
-        os.replace(tmp, workdir / STATE_FILE)
-
-    def _fail(self, state: dict, workdir: Path, reason: str) -> None:
-        from amorphdb.recovery.base import RecoveryExhaustedError
-
-        corrections = [Correction(**c) for c in state["corrections"]]
+    def _fail(self, state: VaspRunState, workdir: Path, reason: str) -> None:
+        corrections = list(state.corrections)
         raise RecoveryExhaustedError(
             f"VASP MD in {workdir} failed ({reason}) after {len(corrections)} correction(s); "
             "rerun with other settings (e.g. smaller timestep_fs, engine.settings.incar ALGO)",
@@ -363,18 +428,21 @@ class VaspEngine(MDEngine):
         )
 
     def _output(
-        self, structure: Structure, md: MDSettings, workdir: Path, state: dict, stage: VaspStage
+        self,
+        structure: Structure,
+        md: MDSettings,
+        workdir: Path,
+        state: VaspRunState,
+        stage: VaspStage,
     ) -> MDRunOutput:
         parts: list[tuple[PartResult, int]] = []
-        for p in state["parts"]:
-            parts.append(
-                (read_part(workdir / p["dir"], p["start_time_fs"], p["potim_fs"]), p["kept"])
-            )
+        for p in state.parts:
+            parts.append((read_part(workdir / p.dir, p.start_time_fs, p.potim_fs), p.kept))
         # part_00 maps the caller's site order to VASP's (sorted by species); later
         # parts start from VASP-ordered frames, so their order is the identity
-        order = json.loads((workdir / state["parts"][0]["dir"] / "amorphdb_order.json").read_text())
+        order = json.loads((workdir / state.parts[0].dir / "amorphdb_order.json").read_text())
         inverse = np.argsort(order)
-        last_dir = workdir / state["parts"][-1]["dir"]
+        last_dir = workdir / state.parts[-1].dir
         final, final_vel = self._restart_from(
             last_dir, parts[-1][0], parts[-1][1], (structure, None)
         )
@@ -400,7 +468,7 @@ class VaspEngine(MDEngine):
             potential=f"{self.potcar_functional}: " + ", ".join(potcar_titels(last_dir)),
             potential_citation="VASP PAW (Kresse & Joubert, PRB 59, 1758 (1999)); "
             "MPMorph protocol (Aykol et al., Sci. Adv. 4, eaaq0148 (2018))",
-            corrections=[Correction(**c) for c in state["corrections"]],
+            corrections=list(state.corrections),
             dir_name=str(workdir),
             extra={
                 "stage": stage.value,
@@ -409,12 +477,12 @@ class VaspEngine(MDEngine):
                 "kpoints": (last_dir / "KPOINTS").read_text()
                 if (last_dir / "KPOINTS").exists()
                 else "",
-                "parts": state["parts"],
+                "parts": [p.model_dump() for p in state.parts],
                 "handlers": handler_names(
                     md_handlers(n_atoms=1, max_temperature_K=1.0, wall_time_s=1.0)
                 ),
                 "unconverged_electronic_steps": sum(
-                    p["unconverged_electronic_steps"] for p in state["parts"]
+                    p.unconverged_electronic_steps for p in state.parts
                 ),
                 "pressure_source": self.settings.pressure_source,
                 "complete": True,
@@ -490,8 +558,8 @@ def _corrections_from_log(run_log: list[dict], part: int) -> list[Correction]:
     return out
 
 
-def _walltime_count(state: dict) -> int:
-    return sum(1 for c in state["corrections"] if c["error"] == "walltime")
+def _walltime_count(state: VaspRunState) -> int:
+    return sum(1 for c in state.corrections if c.error == "walltime")
 
 
 def _job_start_time() -> float:
@@ -511,17 +579,3 @@ def _env_walltime() -> float | None:
         return _parse_slurm_time(os.environ["SBATCH_TIMELIMIT"])
     return None
 
-
-def _recovery_settings(raw: dict[str, Any]) -> dict[str, Any]:
-    """The shared recovery budget (amorphdb.recovery.base.RecoverySettings) as plain values."""
-    try:
-        from amorphdb.recovery.base import RecoverySettings
-    except ImportError:  # pragma: no cover - the shared module is part of the package
-        raise ConfigError("amorphdb.recovery.base is missing; reinstall amorphdb") from None
-    rs = RecoverySettings.from_engine_settings({"recovery": raw})
-    return {
-        "max_corrections": rs.max_corrections,
-        "timestep_factor": rs.timestep_factor,
-        "min_timestep_fs": rs.min_timestep_fs,
-        "max_temperature": rs.max_temperature_K,
-    }

@@ -14,6 +14,7 @@ from pymatgen.core import Lattice, Structure
 
 from amorphdb.engines import EngineSpec, MDSettings, get_engine
 from amorphdb.engines.mlip.dynamics import closest_pair
+from amorphdb.engines.mlip.recovery import ExplodingDynamicsHandler, OverlappingStartHandler
 from amorphdb.recovery.base import (
     RecoveryExhaustedError,
     RunState,
@@ -21,7 +22,6 @@ from amorphdb.recovery.base import (
     part_dirs,
     write_status,
 )
-from amorphdb.recovery.mlip import ExplodingDynamicsHandler, OverlappingStartHandler
 
 
 def li2o() -> Structure:

@@ -1,10 +1,13 @@
 """Custodian job and handlers for the LAMMPS engine.
 
-:func:`run_lammps_with_recovery` is a drop-in for
-:func:`amorphdb.engines.lammps.runner.run_lammps`: it takes the ``in.lammps`` and
-``data.lmp`` the engine wrote in ``workdir`` as a *template* and runs them as
-parts (``part_00``, ``part_01``, ...; see :mod:`amorphdb.recovery.base`) under
-Custodian. Each part adds a checkpoint dump with velocities
+:func:`run_lammps_with_recovery` runs one MD stage of the engine as parts
+(``part_00``, ``part_01``, ...; the shared kernel :mod:`amorphdb.recovery.base`)
+under Custodian. The engine passes the typed settings it used (a
+:class:`LammpsStage`: :class:`~amorphdb.engines.base.MDSettings`, potential, type
+order, k-space style); each part's ``in.lammps`` is written by the engine's own
+:func:`~amorphdb.engines.lammps.inputs.md_script` from those settings with the
+part's time step, length and start temperature, never by editing the engine's
+file. Each part adds a checkpoint dump with velocities
 (``ckpt.dump``, every stored frame) and starts at the right simulation time
 (``reset_timestep N time t``). When LAMMPS fails, a handler reads the part's log:
 
@@ -15,9 +18,9 @@ Custodian. Each part adds a checkpoint dump with velocities
 * a budget (``RecoverySettings.max_corrections``) bounds the tries; the final
   failure raises :class:`~amorphdb.recovery.base.RecoveryExhaustedError`.
 
-Handlers edit input files, as Custodian's VASP handlers edit INCARs: the part's
-``in.lammps`` is regenerated from the template with the new time step, and its
-``data.lmp`` carries the checkpoint's positions and velocities.
+Handlers change the run state (``run_state.json``), as Custodian's VASP handlers
+edit INCARs: the next part's ``in.lammps`` is written with the new time step, and
+its ``data.lmp`` carries the checkpoint's positions and velocities.
 
 After success the parts are stitched back into the files the engine reads:
 ``traj.dump`` (``TIMESTEP`` in units of the original time step, so frame times
@@ -36,22 +39,25 @@ import math
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from custodian.custodian import ErrorHandler, Job
 
-from amorphdb.engines.lammps.output import box_from_dump
+from amorphdb.engines.base import MDSettings
+from amorphdb.engines.lammps import inputs
+from amorphdb.engines.lammps.output import box_from_dump, parse_thermo
+from amorphdb.engines.lammps.runner import SCREEN_FILE, lammps_argv
+from amorphdb.engines.potentials import Potential
 from amorphdb.recovery.base import (
     BudgetedHandler,
-    Checkpoint,
     RecoverySettings,
     RunState,
     archive_stale_parts,
     halve_timestep,
     keep_window,
-    latest_checkpoint,
     new_part,
     part_dirs,
     part_start_time,
@@ -59,19 +65,16 @@ from amorphdb.recovery.base import (
     read_json,
     read_status,
     run_with_custodian,
-    write_json_atomic,
     write_status,
 )
 
-INPUT_FILE = "in.lammps"
-DATA_FILE = "data.lmp"
-LOG_FILE = "log.lammps"
-SCREEN_FILE = "lammps.out"
-TRAJ_FILE = "traj.dump"
-FINAL_FILE = "final.dump"
-FINAL_DATA = "final.data"
+INPUT_FILE = inputs.INPUT_FILE
+DATA_FILE = inputs.DATA_FILE
+LOG_FILE = inputs.LOG_FILE
+TRAJ_FILE = inputs.TRAJ_FILE
+FINAL_FILE = inputs.FINAL_FILE
+FINAL_DATA = inputs.RESTART_FILE
 CKPT_FILE = "ckpt.dump"
-TEMPLATE_FILE = "template.json"
 
 #: LAMMPS error messages that a smaller time step from the last good frame fixes
 RECOVERABLE_ERRORS: tuple[tuple[str, str], ...] = (
@@ -84,83 +87,76 @@ RECOVERABLE_ERRORS: tuple[tuple[str, str], ...] = (
 _ERROR_LINE = re.compile(r"^(ERROR.*|.*ERROR:.*)$", re.MULTILINE)
 
 
-# --------------------------------------------------------------------------- template
+# --------------------------------------------------------------------------- stage
 
 
-def parse_template(script: str) -> dict[str, Any]:
-    """The MD parameters of an engine-written ``in.lammps`` (metal units)."""
+@dataclass(frozen=True)
+class LammpsStage:
+    """The typed settings the engine ran one stage with (what each part is written from).
 
-    def first(pattern: str) -> re.Match[str]:
-        match = re.search(pattern, script, re.MULTILINE)
-        if match is None:
-            raise ValueError(f"in.lammps has no line matching {pattern!r}")
-        return match
+    Parameters
+    ----------
+    md
+        The stage's MD settings (time step, length, temperatures, intervals, seed).
+    potential
+        The potential, with the engine's cut-off overrides.
+    elements
+        LAMMPS type order (``inputs.write_data_file``'s return value).
+    kspace_style
+        ``pppm`` or ``ewald``.
+    has_velocities
+        The engine's ``data.lmp`` carries velocities (no ``velocity create``).
+    """
 
-    dt_fs = float(first(r"^timestep\s+(\S+)").group(1)) * 1000.0
-    n_steps = int(first(r"^run\s+(\d+)").group(1))
-    thermo_every = int(first(r"^thermo\s+(\d+)").group(1))
-    traj_every = int(first(rf"^dump\s+traj\s+all\s+custom\s+(\d+)\s+{TRAJ_FILE}").group(1))
-    temps = re.search(r"^fix\s.*\btemp\s+(\S+)\s+(\S+)", script, re.MULTILINE) or re.search(
-        r"^fix\s.*\blangevin\s+(\S+)\s+(\S+)", script, re.MULTILINE
-    )
-    t0, t1 = (float(temps.group(1)), float(temps.group(2))) if temps else (math.nan, math.nan)
-    elements = first(r"^dump_modify\s+traj\s+sort\s+id\s+element\s+(.+?)\s+format").group(1)
-    return {
-        "timestep_fs": dt_fs,
-        "n_steps": n_steps,
-        "thermo_every": thermo_every,
-        "traj_every": traj_every,
-        "t_start_K": t0,
-        "t_end_K": t1,
-        "elements": elements.split(),
-    }
+    md: MDSettings
+    potential: Potential
+    elements: list[str]
+    kspace_style: str
+    has_velocities: bool
 
+    def part_script(
+        self, state: RunState, start_time_fs: float, from_checkpoint: bool, part_index: int
+    ) -> str:
+        """``in.lammps`` of one part: this part's time step, length, start and intervals.
 
-def part_script(
-    script: str,
-    template: dict[str, Any],
-    state: RunState,
-    start_time_fs: float,
-    from_checkpoint: bool,
-    part_index: int,
-) -> str:
-    """``in.lammps`` of one part: the template with this part's time step, length and start."""
-    dt_fs = state.timestep_fs
-    n_steps = round((state.end_time_fs - start_time_fs) / dt_fs)
-    t0, t1 = template["t_start_K"], template["t_end_K"]
-    frac = start_time_fs / state.end_time_fs
-    t_here = t0 + (t1 - t0) * frac
-    start_step = round(start_time_fs / dt_fs)
-    names = " ".join(template["elements"])
-    out = []
-    for line in script.splitlines():
-        if from_checkpoint and line.startswith("velocity all create"):
-            continue
-        if line.startswith("timestep"):
-            line = f"timestep {dt_fs / 1000.0:.10g}"
-        elif line.startswith("run "):
-            line = f"run {n_steps}"
-        elif re.match(r"^thermo\s+\d+", line):
-            line = f"thermo {state.thermo_every}"
-        elif line.startswith("dump traj all custom"):
-            line = re.sub(r"custom\s+\d+", f"custom {state.traj_every}", line)
-        elif line.startswith("fix") and re.search(r"\btemp\s+\S+\s+\S+", line):
-            line = re.sub(r"\btemp\s+\S+\s+\S+", f"temp {t_here:.6g} {t1:.6g}", line)
-        elif line.startswith("fix") and " langevin " in line:
-            fields = line.split()
-            i = fields.index("langevin")
-            fields[i + 1], fields[i + 2] = f"{t_here:.6g}", f"{t1:.6g}"
-            fields[i + 4] = str(int(fields[i + 4]) + part_index)  # fresh noise per part
-            line = " ".join(fields)
-        out.append(line)
-        if line.startswith("read_data"):
-            out.append(f"reset_timestep {start_step} time {start_time_fs / 1000.0:.12g}")
-        if line.startswith("dump_modify traj"):
-            out.append(
-                f"dump ckpt all custom {state.traj_every} {CKPT_FILE} id element x y z vx vy vz"
-            )
-            out.append(f"dump_modify ckpt sort id element {names} format float %.12g")
-    return "\n".join(out) + "\n"
+        The thermostat ramp restarts at the temperature the stage has reached at
+        ``start_time_fs``; a part continuing from a checkpoint reads its velocities
+        and gets fresh Langevin noise (seed + part index).
+        """
+        md = self.md
+        t0, t1 = md.temperature_K, md.end_temperature_K or md.temperature_K
+        t_here = t0 + (t1 - t0) * start_time_fs / state.end_time_fs
+        part_md = md.model_copy(
+            update={
+                "timestep_fs": state.timestep_fs,
+                "n_steps": round((state.end_time_fs - start_time_fs) / state.timestep_fs),
+                "traj_every": state.traj_every,
+                "thermo_every": state.thermo_every,
+                "temperature_K": float(f"{t_here:.6g}"),
+                "end_temperature_K": float(f"{t1:.6g}"),
+                "seed": md.seed + part_index if from_checkpoint else md.seed,
+            }
+        )
+        script = inputs.md_script(
+            part_md,
+            self.potential,
+            self.elements,
+            has_velocities=self.has_velocities or from_checkpoint,
+            kspace_style=self.kspace_style,
+        )
+        start_step = round(start_time_fs / state.timestep_fs)
+        names = " ".join(self.elements)
+        out = []
+        for line in script.splitlines():
+            out.append(line)
+            if line.startswith("read_data"):
+                out.append(f"reset_timestep {start_step} time {start_time_fs / 1000.0:.12g}")
+            if line.startswith("dump_modify traj"):
+                out.append(
+                    f"dump ckpt all custom {state.traj_every} {CKPT_FILE} id element x y z vx vy vz"
+                )
+                out.append(f"dump_modify ckpt sort id element {names} format float %.12g")
+        return "\n".join(out) + "\n"
 
 
 # --------------------------------------------------------------------------- dumps
@@ -211,10 +207,10 @@ def frame_arrays(lines: list[str]) -> dict[str, Any]:
     return out
 
 
-def last_good_checkpoint(part: Path, before_time_fs: float, timestep_fs: float) -> Any:
+def last_good_checkpoint(part: Path, before_time_fs: float) -> Any:
     """The newest ``ckpt.dump`` frame with finite values strictly before ``before_time_fs``."""
     for step, lines in reversed(iter_dump_frames(part / CKPT_FILE)):
-        time_fs = _frame_time(part, step, timestep_fs)
+        time_fs = _frame_time(part, step)
         if time_fs >= before_time_fs - 1e-6:
             continue
         arrays = frame_arrays(lines)
@@ -223,7 +219,7 @@ def last_good_checkpoint(part: Path, before_time_fs: float, timestep_fs: float) 
     return None
 
 
-def _frame_time(part: Path, step: int, timestep_fs: float) -> float:
+def _frame_time(part: Path, step: int) -> float:
     """Simulation time (fs) of dump ``step`` in a part (steps count in the part's time step)."""
     info = read_json(part / "part.json")
     start_step = round(info["start_time_fs"] / info["timestep_fs"])
@@ -282,8 +278,6 @@ def find_recoverable_error(text: str) -> tuple[str, str] | None:
 
 def thermo_rows(log_text: str) -> np.ndarray:
     """Thermo rows ``[t_fs, T, P_kbar, PE, E, V]`` of a part log (non-finite rows kept)."""
-    from amorphdb.engines.lammps.output import parse_thermo
-
     series = parse_thermo(log_text)
     return np.column_stack(
         [
@@ -297,7 +291,7 @@ def thermo_rows(log_text: str) -> np.ndarray:
     ).reshape(-1, 6)
 
 
-def diagnose_part(part: Path, settings: RecoverySettings, target_K: float) -> dict[str, Any]:
+def diagnose_part(part: Path) -> dict[str, Any]:
     """What went wrong in a part (``{}`` if nothing): error kind, message, failure time."""
     text = ""
     for name in (LOG_FILE, SCREEN_FILE):
@@ -331,13 +325,23 @@ class LammpsPartJob(Job):
     ----------
     argv
         Command line prefix of LAMMPS (from :func:`amorphdb.engines.lammps.runner.lammps_argv`).
+    stage
+        The typed settings each part's ``in.lammps`` is written from.
     env
         Environment for the LAMMPS process.
     """
 
-    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, argv: list[str], stage: LammpsStage, env: dict[str, str] | None = None
+    ) -> None:
         self.argv = list(argv)
+        self.stage = stage
         self.env = env
+
+    def as_dict(self) -> dict[str, Any]:
+        """Custodian's log entry: the command (the stage is in ``run_state.json``'s parts)."""
+        return {"@module": type(self).__module__, "@class": type(self).__name__,
+                "argv": self.argv}
 
     def setup(self, directory: str = "./") -> None:
         """Nothing: :func:`run_lammps_with_recovery` prepared the run state."""
@@ -345,8 +349,6 @@ class LammpsPartJob(Job):
     def run(self, directory: str = "./") -> subprocess.Popen:
         workdir = Path(directory)
         state = RunState.load(workdir)
-        template = read_json(workdir / TEMPLATE_FILE)
-        script = (workdir / INPUT_FILE).read_text()
         data = (workdir / DATA_FILE).read_text()
         restart = _restart_point(workdir)
         start_time = 0.0 if restart is None else restart[0]
@@ -357,7 +359,7 @@ class LammpsPartJob(Job):
         else:
             write_part_data(data, part / DATA_FILE, restart[1])
         (part / INPUT_FILE).write_text(
-            part_script(script, template, state, start_time, restart is not None, index)
+            self.stage.part_script(state, start_time, restart is not None, index)
         )
         argv = [*self.argv, "-in", INPUT_FILE, "-log", LOG_FILE, "-screen", "none", "-nocite"]
         screen = open(part / SCREEN_FILE, "w")  # noqa: SIM115 - closed by the child's exit
@@ -380,8 +382,7 @@ def _restart_point(workdir: Path) -> tuple[float, dict[str, Any]] | None:
     for part in reversed(part_dirs(workdir)):
         status = read_status(part)
         before = float(status.get("restart_before_fs", math.inf))
-        info = read_json(part / "part.json")
-        found = last_good_checkpoint(part, before, info["timestep_fs"])
+        found = last_good_checkpoint(part, before)
         if found is not None:
             return found
     return None
@@ -398,8 +399,7 @@ class LammpsErrorHandler(BudgetedHandler, ErrorHandler):
 
     def detect(self, directory: Path) -> tuple[str, dict[str, Any]] | None:
         part = part_dirs(directory)[-1]
-        template = read_json(directory / TEMPLATE_FILE)
-        diagnosis = diagnose_part(part, RecoverySettings(**self.recovery), template["t_end_K"])
+        diagnosis = diagnose_part(part)
         if not diagnosis:
             if (part / FINAL_FILE).exists():
                 return None
@@ -428,9 +428,7 @@ class LammpsErrorHandler(BudgetedHandler, ErrorHandler):
         if details.get("kind") == "unrecoverable":
             return None
         part = part_dirs(directory)[-1]
-        restart = last_good_checkpoint(
-            part, details["failed_at_fs"], read_json(part / "part.json")["timestep_fs"]
-        )
+        restart = last_good_checkpoint(part, details["failed_at_fs"])
         if restart is None and part_start_time(part) > 0:
             restart = (part_start_time(part), None)
         details["restart_time_fs"] = 0.0 if restart is None else restart[0]
@@ -441,68 +439,62 @@ class LammpsErrorHandler(BudgetedHandler, ErrorHandler):
 
 
 def run_lammps_with_recovery(
-    workdir: Path,
-    input_file: str = INPUT_FILE,
-    log_file: str = LOG_FILE,
-    nprocs: int = 1,
-    settings: dict[str, Any] | None = None,
+    workdir: Path, stage: LammpsStage, nprocs: int = 1, recovery: RecoverySettings | None = None
 ) -> int:
-    """Run the engine-written inputs in ``workdir`` under Custodian; 0 on success.
+    """Run the stage whose inputs the engine wrote in ``workdir`` under Custodian; 0 on success.
 
-    Same contract as :func:`amorphdb.engines.lammps.runner.run_lammps` (inputs in,
-    ``log.lammps``/``traj.dump``/``final.dump``/``final.data`` out), plus parts,
-    checkpoints, corrections (``run_state.json``) and resumption of a killed run.
+    Inputs in (the engine's ``in.lammps``/``data.lmp`` and the typed ``stage`` it
+    wrote them from), ``log.lammps``/``traj.dump``/``final.dump``/``final.data``
+    out, plus parts, checkpoints, corrections (``run_state.json``) and resumption
+    of a killed run (same inputs).
 
     Raises
     ------
     RecoveryExhaustedError
         When LAMMPS still fails after the recovery budget.
     """
-    from amorphdb.engines.lammps.runner import lammps_argv
-
     workdir = Path(workdir)
-    recovery = RecoverySettings.from_engine_settings(settings or {})
-    script = (workdir / input_file).read_text()
+    recovery = recovery or RecoverySettings()
+    script = (workdir / INPUT_FILE).read_text()
     data = (workdir / DATA_FILE).read_text()
     digest = hashlib.sha256((script + data).encode()).hexdigest()
     state = RunState.load(workdir)
+    md = stage.md
     if state is None or state.input_hash != digest:
         archive_stale_parts(workdir)
-        template = parse_template(script)
-        write_json_atomic(workdir / TEMPLATE_FILE, template)
         state = RunState(
             input_hash=digest,
-            timestep_fs=template["timestep_fs"],
-            traj_every=template["traj_every"],
-            thermo_every=template["thermo_every"],
-            end_time_fs=template["n_steps"] * template["timestep_fs"],
+            timestep_fs=md.timestep_fs,
+            traj_every=md.traj_every,
+            thermo_every=md.thermo_every,
+            end_time_fs=md.n_steps * md.timestep_fs,
         )
         state.save(workdir)
     if not state.completed:
-        argv, env = lammps_argv(input_file, log_file, nprocs)
+        argv, env = lammps_argv(INPUT_FILE, LOG_FILE, nprocs)
         prefix = argv[: argv.index("-in")]
         run_with_custodian(
-            LammpsPartJob(prefix, env),
+            LammpsPartJob(prefix, stage, env),
             [LammpsErrorHandler(recovery.max_corrections, recovery.model_dump())],
             workdir,
             recovery.max_corrections,
         )
-    stitch_lammps_parts(workdir)
+    stitch_lammps_parts(workdir, md.timestep_fs)
     return 0
 
 
-def stitch_lammps_parts(workdir: Path) -> None:
-    """Write ``traj.dump``, ``log.lammps``, ``final.dump``/``final.data`` from the parts."""
+def stitch_lammps_parts(workdir: Path, dt0: float) -> None:
+    """Write ``traj.dump``, ``log.lammps``, ``final.dump``/``final.data`` from the parts.
+
+    ``dt0`` is the stage's own time step (fs): stitched dump steps count in it.
+    """
     workdir = Path(workdir)
-    template = read_json(workdir / TEMPLATE_FILE)
-    dt0 = template["timestep_fs"]
     frames_out: list[str] = []
     rows_out: list[np.ndarray] = []
     version_line = ""
     for part, start, stop in part_windows(workdir):
-        info = read_json(part / "part.json")
         for step, lines in iter_dump_frames(part / TRAJ_FILE):
-            time_fs = _frame_time(part, step, info["timestep_fs"])
+            time_fs = _frame_time(part, step)
             if keep_window(np.array([time_fs]), start, stop)[0]:
                 frames_out += ["ITEM: TIMESTEP", str(round(time_fs / dt0)), *lines[2:]]
         log = part / LOG_FILE
@@ -527,19 +519,3 @@ def stitch_lammps_parts(workdir: Path) -> None:
         if (last / name).exists():
             shutil.copyfile(last / name, workdir / name)
 
-
-def lammps_checkpoint(workdir: Path) -> Checkpoint | None:
-    """The newest good frame of a LAMMPS run directory as a :class:`Checkpoint` (LAMMPS frame)."""
-    restart = _restart_point(Path(workdir))
-    if restart is None:
-        return latest_checkpoint(workdir)
-    time_fs, arrays = restart
-    from pymatgen.core import Element
-
-    return Checkpoint(
-        time_fs=time_fs,
-        numbers=np.array([Element(e).Z for e in arrays["elements"]]),
-        positions_A=arrays["positions"] - arrays["origin"],
-        velocities_A_per_fs=arrays["velocities"],
-        cell_A=arrays["cell"],
-    )

@@ -13,19 +13,18 @@ import pytest
 
 from amorphdb.engines import EngineSpec, MDSettings, get_engine
 from amorphdb.engines.lammps.inputs import md_script
-from amorphdb.engines.potentials import get_potential
-from amorphdb.recovery.base import (
-    RecoveryExhaustedError,
-    RecoverySettings,
-    RunState,
-    new_part,
-    part_dirs,
-)
-from amorphdb.recovery.lammps import (
+from amorphdb.engines.lammps.recovery import (
+    LammpsStage,
     diagnose_part,
     find_recoverable_error,
     iter_dump_frames,
-    parse_template,
+)
+from amorphdb.engines.potentials import get_potential
+from amorphdb.recovery.base import (
+    RecoveryExhaustedError,
+    RunState,
+    new_part,
+    part_dirs,
 )
 from amorphdb.structure import pack_structure
 
@@ -69,20 +68,53 @@ def test_non_finite_thermo_is_diagnosed(tmp_path):
         "        20  0.02 -nan nan nan nan 424\n"
         "Loop time of 0.1 on 1 procs\n"
     )
-    found = diagnose_part(part, RecoverySettings(), 3000.0)
+    found = diagnose_part(part)
     assert found["kind"] == "non_finite_thermo"
     assert found["time_fs"] == pytest.approx(20.0)
 
 
-def test_template_of_engine_script():
+def _stage(md, thermostat="nose-hoover"):
+    md = md.model_copy(update={"thermostat": thermostat})
+    return LammpsStage(md=md, potential=get_potential("pedone2006"), elements=["Li", "O", "Si"],
+                       kspace_style="pppm", has_velocities=False)
+
+
+def _state(md, **changes):
+    fields = {"timestep_fs": md.timestep_fs, "traj_every": md.traj_every,
+              "thermo_every": md.thermo_every, "end_time_fs": md.n_steps * md.timestep_fs}
+    return RunState(**{**fields, **changes})
+
+
+def test_first_part_is_the_engine_script_plus_checkpoint_and_start():
+    """Part 0 is written from the engine's typed settings: the engine's script, unchanged,
+    with the start time and the checkpoint dump added."""
     md = MDSettings(temperature_K=2500, end_temperature_K=1000, n_steps=4000, timestep_fs=0.5,
                     traj_every=40, thermo_every=20)
-    script = md_script(md, get_potential("pedone2006"), ["Li", "O", "Si"], has_velocities=False)
-    t = parse_template(script)
-    assert t == {
-        "timestep_fs": 0.5, "n_steps": 4000, "thermo_every": 20, "traj_every": 40,
-        "t_start_K": 2500.0, "t_end_K": 1000.0, "elements": ["Li", "O", "Si"],
-    }
+    stage = _stage(md)
+    engine_script = md_script(md, stage.potential, stage.elements, has_velocities=False)
+    part = stage.part_script(_state(md), 0.0, from_checkpoint=False, part_index=0)
+    assert [line for line in part.splitlines() if "ckpt" not in line
+            and not line.startswith("reset_timestep")] == engine_script.splitlines()
+    assert "reset_timestep 0 time 0\n" in part
+    assert "dump ckpt all custom 40 ckpt.dump id element x y z vx vy vz\n" in part
+    assert "dump_modify ckpt sort id element Li O Si format float %.12g\n" in part
+
+
+def test_restart_part_has_halved_step_remaining_length_and_ramp_temperature():
+    """After a halving at 1 ps of a 2 ps 2500 -> 1000 K ramp: 0.25 fs, 4000 steps left,
+    intervals doubled, ramp restarted at 1750 K, velocities from the checkpoint."""
+    md = MDSettings(temperature_K=2500, end_temperature_K=1000, n_steps=4000, timestep_fs=0.5,
+                    traj_every=40, thermo_every=20)
+    state = _state(md, timestep_fs=0.25, traj_every=80, thermo_every=40)
+    part = _stage(md).part_script(state, 1000.0, from_checkpoint=True, part_index=1)
+    lines = part.splitlines()
+    assert "timestep 0.00025" in lines and "run 4000" in lines and "thermo 40" in lines
+    assert "reset_timestep 4000 time 1" in lines
+    assert any(line.startswith("dump traj all custom 80 traj.dump") for line in lines)
+    assert "fix integrate all nvt temp 1750.0 1000.0 0.1" in lines
+    assert not any(line.startswith("velocity all create") for line in lines)
+    langevin = _stage(md, "langevin").part_script(state, 1000.0, True, part_index=2)
+    assert "fix thermostat all langevin 1750.0 1000.0 0.1 12347" in langevin.splitlines()
 
 
 @pytest.mark.slow

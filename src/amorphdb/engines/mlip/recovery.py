@@ -4,7 +4,7 @@ The ASE MD loop runs **in this process** (the model stays loaded: reloading it i
 a subprocess per attempt would cost seconds each time), so :class:`MLIPMDJob.run`
 does the work and returns ``None`` instead of a ``Popen``; Custodian accepts that
 and goes straight to the handlers. Each ``run`` is one *part* started from the
-newest good checkpoint (see :mod:`amorphdb.recovery.base`); a part that meets
+newest good checkpoint (the shared kernel :mod:`amorphdb.recovery.base`); a part that meets
 exploding dynamics stops at the last good frame and writes why in its
 ``status.json``. The handlers read it and change ``run_state.json``:
 
@@ -29,6 +29,8 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from amorphdb.engines.base import MDSettings
+from amorphdb.engines.mlip.dynamics import closest_pair, run_part, separate_overlaps
+from amorphdb.engines.mlip.models import load_calculator, resolve_model
 from amorphdb.recovery.base import (
     INPUT_FILE,
     BudgetedHandler,
@@ -83,9 +85,6 @@ class MLIPMDJob(Job):
 
     def run(self, directory: str = "./") -> None:
         import torch
-
-        from amorphdb.engines.mlip.dynamics import run_part
-        from amorphdb.engines.mlip.models import load_calculator, resolve_model
 
         torch.set_num_threads(self.threads)
         workdir = Path(directory)
@@ -176,8 +175,6 @@ def _set_start_velocities(atoms: Any, md: MDSettings, velocities: Any) -> None:
 
 def _separate_and_relax(atoms: Any, settings: RecoverySettings) -> dict[str, Any]:
     from ase.optimize import FIRE
-
-    from amorphdb.engines.mlip.dynamics import closest_pair, separate_overlaps
 
     before = closest_pair(atoms, 1.0)
     moves = separate_overlaps(atoms, SEPARATE_FACTOR)

@@ -10,9 +10,9 @@ import pytest
 from custodian.vasp.handlers import VaspErrorHandler
 from pymatgen.io.vasp.inputs import Incar
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fake_vasp"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fake_vasp"))
 
-from amorphdb.recovery.vasp import (
+from amorphdb.engines.vasp.handlers import (
     ElectronicConvergenceHandler,
     MDInstabilityHandler,
     SegmentWalltimeHandler,
