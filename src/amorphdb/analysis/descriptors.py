@@ -37,11 +37,10 @@ from amorphdb.analysis.errors import AnalysisError
 from amorphdb.analysis.msd import atomic_masses
 from amorphdb.analysis.structure import (
     AMU_PER_A3_TO_G_PER_CM3,
-    RDFResult,
     _as_traj,
     first_minimum,
     first_shell_cutoff,
-    pair_distances,
+    rdf,
     structure_factor,
 )
 from amorphdb.analysis.trajectory import Trajectory, decode_array, encode_array
@@ -283,42 +282,20 @@ def structure_descriptors(
             + ", ".join(ANIONS)
         )
 
-    # pass 1: histograms of every pair type; keep short pairs for the bonds
-    nbins = int(np.floor(r_max / RDF_DR_A + 1e-9))  # edges stay inside r_max
-    edges = np.linspace(0.0, nbins * RDF_DR_A, nbins + 1)
-    hist = np.zeros(ns * ns * (nbins + 1))
-    short: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    # pass 1: every partial RDF; the short pairs are kept for the bonds (pass 2)
     # cation–anion first shells end before 3.6 Å (or the largest fixed cut-off)
     bond_max = min(r_max, max([3.6, *(cutoffs_A or {}).values()]))
-    for i, j, d in pair_distances(traj, idx, edges[-1]):
-        k = np.ceil(d / RDF_DR_A).astype(int)
-        keep = k <= nbins
-        hist += np.bincount(
-            (code[i[keep]] * ns + code[j[keep]]) * (nbins + 1) + k[keep],
-            minlength=hist.size,
-        )
+    short: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def keep_short(i: np.ndarray, j: np.ndarray, d: np.ndarray) -> None:
         s = d < bond_max
         short.append((i[s], j[s], d[s]))
-    hist = hist.reshape(ns, ns, nbins + 1)[:, :, 1:]
-    shell = 4.0 * np.pi * RDF_DR_A * (edges[:-1] ** 2 + edges[:-1] * RDF_DR_A + RDF_DR_A**2 / 3)
+
+    n_bins = int(np.floor(r_max / RDF_DR_A + 1e-9))  # edges stay inside r_max
+    res = rdf(traj, r_max=n_bins * RDF_DR_A, dr=RDF_DR_A, frames=idx, on_pairs=keep_short)
+    # canonical pair names (Li-O, O-Si): the same keys whatever the atom order of the file
+    partial = {"-".join(sorted(k.split("-"))): g for k, g in res.partial.items()}
     vol = traj.volume_A3[idx]
-    partial = {}
-    for a in range(ns):
-        for b in range(a, ns):
-            partial["-".join(sorted((symbols[a], symbols[b])))] = (  # Li-O, whatever order
-                hist[a, b] * vol.mean() / (idx.size * counts[a] * counts[b] * shell)
-            )
-    conc = {s: counts[k] / traj.n_atoms for k, s in enumerate(symbols)}
-    total = sum(
-        (1 if a == b else 2) * conc[a] * conc[b] * partial["-".join(sorted((a, b)))]
-        for ai, a in enumerate(symbols)
-        for b in symbols[ai:]
-    )
-    res = RDFResult(
-        r=edges[:-1] + RDF_DR_A / 2, edges=edges, partial=partial, total=total,
-        concentrations=conc, number_density_A3=float(traj.n_atoms / vol.mean()),
-        n_frames=int(idx.size), counts={s: int(counts[k]) for k, s in enumerate(symbols)},
-    )
 
     notes: list[str] = []
     peaks: dict[str, float] = {}
@@ -423,9 +400,9 @@ def structure_descriptors(
     masses = atomic_masses(traj.species).sum()
     dens = masses * AMU_PER_A3_TO_G_PER_CM3 / vol
     k = STORED_RDF_COARSEN
-    m = (nbins // k) * k
+    m = (n_bins // k) * k
     coarse = {key: g[:m].reshape(-1, k).mean(1) for key, g in partial.items()}
-    coarse["total"] = total[:m].reshape(-1, k).mean(1)
+    coarse["total"] = res.total[:m].reshape(-1, k).mean(1)
     return StructureDescriptors(
         n_frames=int(idx.size),
         density_g_cm3=float(dens.mean()),
@@ -441,7 +418,7 @@ def structure_descriptors(
         bond_energy_eV=bond_e,
         mean_bond_energy_eV=mean_be,
         bond_energy_definition=bond_energy_definition if bond_e else "",
-        rdf_r_A=edges[:m:k] + k * RDF_DR_A / 2,
+        rdf_r_A=res.edges[:m:k] + k * RDF_DR_A / 2,
         rdf=coarse,
         sq_q_inv_A=Q_GRID.copy(),
         sq_neutron=sqs["neutron"],

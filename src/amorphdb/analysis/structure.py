@@ -189,7 +189,8 @@ def rdf(
     obj,
     r_max: float = 8.0,
     dr: float = 0.02,
-    frames: slice | int | None = None,
+    frames: slice | int | np.ndarray | None = None,
+    on_pairs=None,
 ) -> RDFResult:
     """Total and partial radial distribution functions.
 
@@ -203,6 +204,9 @@ def rdf(
         Bin width, Å.
     frames
         Frames averaged (default: up to 20 evenly spaced frames).
+    on_pairs
+        Called with ``(i, j, d)`` of every frame (pairs within r_max, both orders), so
+        callers reuse the distances (:mod:`amorphdb.analysis.descriptors`).
     """
     traj = _as_traj(obj)
     idx = _frames(traj, frames)
@@ -217,6 +221,8 @@ def rdf(
     hist = np.zeros((ns, ns, nbins + 1))
     vol = traj.volume_A3[idx]
     for i, j, d in pair_distances(traj, idx, edges[-1]):
+        if on_pairs is not None:
+            on_pairs(i, j, d)
         k = np.ceil(d / dr).astype(int)
         keep = k <= nbins
         flat = (code[i[keep]] * ns + code[j[keep]]) * (nbins + 1) + k[keep]
