@@ -325,10 +325,21 @@ def scale(args: argparse.Namespace) -> dict:
     collection (``blob_layout: collection``, today's); write and read of one blob with
     all others stored.
     """
-    from amorphdb.store.config import BlobLayout
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-store-scale-"))
     out: dict = {"n_docs": args.n_docs, "n_traj": args.n_traj}
+    if args.n_docs:
+        out.update(_scale_summaries(args, tmp))
+    out.update(_scale_trajectories(args, tmp))
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _scale_summaries(args: argparse.Namespace, tmp: Path) -> dict:
+    out: dict = {}
     config = StoreConfig(path=tmp / "db")
     db = AmorphousDB.from_config(config)
     docs = summary_docs(args.n_docs, args.n_atoms)
@@ -363,6 +374,13 @@ def scale(args: argparse.Namespace) -> dict:
         out[f"query_chemsys_ms_{label}"] = ms
         print(f"  query chemsys=Li-P-S on {total}: {label} {ms:.1f} ms ({n} hits)", flush=True)
     db.close()
+    return out
+
+
+def _scale_trajectories(args: argparse.Namespace, tmp: Path) -> dict:
+    from amorphdb.store.config import BlobLayout
+
+    out: dict = {}
 
     box = 11.5 * (args.traj_atoms / 100) ** (1 / 3)
     pos = md_positions(args.traj_atoms, args.traj_frames, box, seed=5)
@@ -392,7 +410,7 @@ def scale(args: argparse.Namespace) -> dict:
             js.docs_store._collection.insert_many(jobs)
             js.additional_stores["data"]._collection.insert_many(blobs)
         fill_s = time.perf_counter() - t0
-        times, reads, uuids = [], [], []
+        times, reads, uuids, blob_only = [], [], [], []
         for i in range(n_fill, args.n_traj):
             job_doc = _job_doc(i, payloads[i])
             uuids.append(job_doc["uuid"])
@@ -400,6 +418,11 @@ def scale(args: argparse.Namespace) -> dict:
             js.update(job_doc, save={"data": "trajectory"})
             times.append((time.perf_counter() - t0) * 1000)
         data = js.additional_stores["data"]
+        for i in range(args.n_timed):  # the blob store alone (no job document)
+            blob = {"blob_uuid": f"only{i}", "data": payloads[i], "job_uuid": "x", "job_index": 1}
+            t0 = time.perf_counter()
+            data.update([blob], key="blob_uuid")
+            blob_only.append((time.perf_counter() - t0) * 1000)
         for u in uuids:
             ref = js.docs_store.query_one({"uuid": u}, properties=["output"])
             blob_uuid = ref["output"]["trajectory"]["blob_uuid"]
@@ -414,18 +437,16 @@ def scale(args: argparse.Namespace) -> dict:
         out[f"traj_{key}"] = {
             "fill_s": fill_s,
             "write_ms_median": statistics.median(times),
+            "write_blob_only_ms_median": statistics.median(blob_only),
             "read_blob_ms_median": statistics.median(reads),
             "disk_MB": disk / 1e6,
         }
         t = out[f"traj_{key}"]
-        print(f"  trajectories ({key}, {args.n_traj} stored): write one {t['write_ms_median']:.1f}"
-              f" ms, read one blob {t['read_blob_ms_median']:.1f} ms, "
+        print(f"  trajectories ({key}, {args.n_traj} stored): write one job + blob "
+              f"{t['write_ms_median']:.1f} ms (blob alone {t['write_blob_only_ms_median']:.1f} ms)"
+              f", read one blob {t['read_blob_ms_median']:.1f} ms, "
               f"{t['disk_MB']:.0f} MB (fill {fill_s:.0f} s)", flush=True)  # fmt: skip
         js.close()
-    if not args.keep:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
