@@ -38,3 +38,18 @@ def test_check_and_repair_campaign_records(tmp_path, store_config):
         assert len(db.find_arrhenius(campaign="test")) == 2
     finally:
         db.close()
+
+
+def test_lost_result_without_job_document_is_reported_not_repairable(db):
+    from store_factories import make_amorphous
+
+    doc = make_amorphous()
+    db.upsert_amorphous(doc)
+    db.record_attempt("test", "Li2Si2O5", "completed")
+    db._coll("amorphous").delete_one({"_id": doc.key()})
+    _before, after = repair_store(db)
+    (problem,) = after.problems
+    assert (problem.kind, problem.where, problem.repairable) == (
+        "campaign", "test|Li2Si2O5", False
+    )
+    assert "no result is stored" in problem.message and "amorphdb rerun" in problem.message

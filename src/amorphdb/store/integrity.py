@@ -251,6 +251,18 @@ def check_store(db: AmorphousDB) -> Report:
                     True,
                 )
             )
+    for doc in stored["campaigns"].values():
+        pair = (doc.get("campaign"), doc.get("formula_reduced"))
+        if doc.get("state") == "completed" and pair not in results:
+            report.problems.append(
+                Problem(
+                    "campaign",
+                    f"{pair[0]}|{pair[1]}",
+                    "completed in the campaign records but no result is stored (lost); "
+                    "recompute it (amorphdb rerun)",
+                    False,
+                )
+            )
     _check_blobs(db, report)
     return report
 
