@@ -64,7 +64,9 @@ def write_vasp_campaign(tmp_path: Path) -> Path:
                 "scale_factors": [0.9, 1.1],
                 "max_iterations": 1,
                 "pressure_tolerance_kbar": 5.0,
+                "on_unconverged": "flag",
             },
+            "cooling": {"method": "none"},  # MPMorph direct anneal (AIMD)
             "traj_every": TRAJ_EVERY,
             "thermo_every": 1,
         },
