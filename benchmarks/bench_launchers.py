@@ -67,7 +67,8 @@ def run(path: Path, launcher: str) -> tuple[float, int, int]:
     wall = time.perf_counter() - start
     done = sum(1 for r in outcome.values() if r.ok)
     # Parsl writes one submit script per block (scheduler job) it submitted
-    jobs = len(list((path.parent / "runs" / "bench" / ".parsl").rglob("*.submit")))
+    scripts = (path.parent / "runs" / "bench" / ".parsl").glob("*/submit_scripts/parsl.*")
+    jobs = len({p.name.split(".block-")[1].split(".")[0] for p in scripts})
     return wall, done, jobs
 
 
