@@ -9,6 +9,8 @@ import yaml
 from amorphdb.potfit import optimize
 from amorphdb.potfit.config import load_config
 from amorphdb.potfit.objective import MDObjective
+from amorphdb.potfit.optimizer import initial_design
+from amorphdb.potfit.params import from_unit
 from amorphdb.store import open_database
 
 TINY_GLASS = {  # 44-atom Na3CaB15O25 (75B), a few ps: fast, not converged glass
@@ -34,6 +36,13 @@ def tiny_config(tmp_path, **extra):
 @pytest.mark.slow
 def test_md_objective_runs_glasses_and_stores_each_evaluation_with_its_parameters(tmp_path):
     config = tiny_config(tmp_path)
+    # a killed potfit left the first point's glass claimed ("running"): it must run anyway
+    first = from_unit(config.free_parameters(), initial_design(2, 2, 0))[0]
+    killed = config.campaign_for(first)
+    db = open_database(config.resolve("store.yaml"))
+    formula = killed.formulas()[0]
+    db.record_attempt(killed.name, formula, "running", claim=True)
+    db.close()
     objective = MDObjective(config)
     result = optimize(objective, config.free_parameters(), budget=2, batch_size=2,
                       state=config.state_path(), config=config.fingerprint_settings())
@@ -55,6 +64,9 @@ def test_md_objective_runs_glasses_and_stores_each_evaluation_with_its_parameter
             for name, value in entry["params"].items():
                 assert f"{name}={value!r}" in potential
         assert len({h["details"]["campaign"] for h in result.history}) == 2
+        assert result.history[0]["details"]["campaign"] == killed.name
+        attempts = db.get_campaign(killed.name, formula).attempts
+        assert len(attempts) == 2 and "interrupted" in (attempts[0].error or "")
     finally:
         db.close()
     # the same parameters again: the finished campaign is not run again

@@ -104,6 +104,7 @@ class MDObjective:
 
         spec = self.config.campaign_for(params)
         formula_of = {label: _reduced(t.formula) for label, t in self.targets.items()}
+        release_interrupted(spec.name, spec.store_path(), list(formula_of.values()))
         launcher = connect_launcher(spec, self.config.launcher)
         results = launcher.submit(
             spec, list(formula_of.values()), on_progress=self.on_progress, claim=True
@@ -143,6 +144,30 @@ class MDObjective:
         finally:
             db.close()
         return out
+
+
+def release_interrupted(campaign: str, store: Any, formulas: list[str]) -> list[str]:
+    """Close attempts a killed potfit left open (waiting/running) as failed.
+
+    An evaluation's campaign belongs to its potfit run (named after the parameters and
+    settings), and one process drives a state file; an open attempt found when the
+    evaluation starts is therefore from a run that was killed, and would otherwise keep
+    the composition claimed. Returns the formulas released.
+    """
+    from amorphdb.store import open_database
+
+    released = []
+    db = open_database(store)
+    try:
+        for formula in formulas:
+            doc = db.get_campaign(campaign, formula)
+            if doc is not None and getattr(doc.state, "value", doc.state) in ("waiting", "running"):
+                db.record_attempt(campaign, formula, "failed",
+                                  error="interrupted: the potfit run was stopped; rerun")
+                released.append(formula)
+    finally:
+        db.close()
+    return released
 
 
 def glass_from_record(descriptors: Mapping[str, Any]) -> GlassProperties | None:
