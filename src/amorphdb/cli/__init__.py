@@ -1,9 +1,13 @@
 """The ``amorphdb`` command line: a thin layer that only calls library functions.
 
 Each sub-command lives in its own module and registers itself through
-``register(app)``. User errors (:class:`amorphdb.errors.AmorphdbError`) are printed
-as one line on stderr with exit status 2, never as a traceback; :func:`main` returns
-the exit status (see its docstring for the table).
+``register(app)``. The root group is lazy (click's documented lazy-loading pattern):
+:data:`COMMANDS` is the one table of command name → module and one-line help; a module
+is imported only when one of its commands runs or its own help is asked, so
+``amorphdb -h`` imports neither pymatgen nor torch. User errors
+(:class:`amorphdb.errors.AmorphdbError`) are printed as one line on stderr with exit
+status 2, never as a traceback; :func:`main` returns the exit status (see its
+docstring for the table).
 """
 
 from __future__ import annotations
@@ -13,26 +17,111 @@ import signal
 import sys
 import threading
 import traceback
+from dataclasses import dataclass
 from importlib import import_module
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from amorphdb import __version__
 from amorphdb.errors import AmorphdbError, Interrupted
 from amorphdb.secrets import RedactingStream
 
+#: ``-h`` and ``--help`` on every command and sub-command (click passes it down the contexts)
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+@dataclass(frozen=True)
+class LazyCommand:
+    """Where a top-level command lives and the one line ``amorphdb -h`` shows for it."""
+
+    module: str
+    help: str
+
+
+#: the one table of top-level commands: name → module under amorphdb.cli (its
+#: ``register(app)`` adds the command) and the line shown by ``amorphdb -h``
+COMMANDS: dict[str, LazyCommand] = {
+    "run": LazyCommand(
+        "run", "Run a melt–quench campaign locally and print formula, T, density, D and Ea."),
+    "analyze": LazyCommand(
+        "analyze", "Diffusivity (σ, fit window, conductivity, Haven ratio), network relaxation "
+        "and density of trajectories; an Arrhenius fit per regime over several temperatures."),
+    "query": LazyCommand(
+        "query", "Find amorphous results (one row per composition and temperature)."),
+    "submit": LazyCommand(
+        "campaign", "Submit the compositions not yet completed, in flight or failed."),
+    "status": LazyCommand(
+        "campaign", "Counts by state and, per composition, stage reached and last error."),
+    "rerun": LazyCommand(
+        "campaign", "Rerun failed and lost compositions with escalated settings."),
+    "compare": LazyCommand(
+        "compare", "Compare two campaigns (engines or potentials) on shared compositions and "
+        "temperatures: RDF R², density ratio, CN differences, D ratio and ΔEa with σ."),
+    "potfit": LazyCommand(
+        "potfit", "Optimise potential parameters against experiment (BoTorch GP, resumable)."),
+    "export": LazyCommand(
+        "export", "Export structures, trajectories and tables from the database."),
+    "db": LazyCommand("db", "Database statistics and maintenance."),
+    "ml": LazyCommand("ml", "Learn diffusivity from the database (docs/ml.md)."),
+}
+
+
+class LazyGroup(TyperGroup):
+    """The root group: commands of :data:`COMMANDS` are loaded from their module on use.
+
+    While the root's own help is formatted, each table command is a placeholder carrying
+    only its one-line help (nothing imported); resolving a command to run it, or to show
+    its own help, imports its module and calls ``register``. Commands registered directly
+    on :data:`app` are kept as they are.
+    """
+
+    _listing = False
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return [*COMMANDS, *(n for n in super().list_commands(ctx) if n not in COMMANDS)]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str):
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return super().get_command(ctx, cmd_name)
+        if self._listing:
+            return TyperCommand(name=cmd_name, short_help=entry.help, help=entry.help)
+        command = _module_group(entry.module).get_command(ctx, cmd_name)
+        if command is None:  # a table entry its module does not register: a bug here
+            raise RuntimeError(f"amorphdb.cli.{entry.module} does not add '{cmd_name}'")
+        command.short_help = entry.help
+        return command
+
+    def format_help(self, ctx: typer.Context, formatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+_MODULE_GROUPS: dict[str, TyperGroup] = {}
+
+
+def _module_group(module: str) -> TyperGroup:
+    """Import ``amorphdb.cli.<module>`` and return the click group of what it registers."""
+    if module not in _MODULE_GROUPS:
+        holder = typer.Typer(context_settings=CONTEXT_SETTINGS, add_completion=False)
+        import_module(f"amorphdb.cli.{module}").register(holder)
+        _MODULE_GROUPS[module] = typer.main.get_group(holder)
+    return _MODULE_GROUPS[module]
+
+
 app = typer.Typer(
     name="amorphdb",
     help="Build and query databases of amorphous materials by melt-quench MD.",
+    cls=LazyGroup,
+    context_settings=CONTEXT_SETTINGS,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-#: modules under amorphdb.cli that add commands (each defines ``register(app)``)
-COMMAND_MODULES = [
-    "run", "analyze", "query", "export", "db", "campaign", "ml", "compare", "potfit",
-]
 
 
 def _version_callback(value: bool) -> None:
@@ -48,16 +137,6 @@ def _root(
     ),
 ) -> None:
     """Build and query databases of amorphous materials by melt-quench MD."""
-
-
-for _name in COMMAND_MODULES:
-    try:
-        _module = import_module(f"amorphdb.cli.{_name}")
-    except ModuleNotFoundError as _exc:  # a command module not written yet
-        if _exc.name != f"amorphdb.cli.{_name}":
-            raise
-        continue
-    _module.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
