@@ -49,9 +49,9 @@ def test_records_carry_structure_descriptors(two_campaigns):
 
 def test_query_filters_on_descriptors(two_campaigns, capsys):
     store = str(two_campaigns / "store.yaml")
-    assert main(["query", "--store", store, "--where", "cn.Si-O:3.5:4.5", "-f", "json"]) == 0
+    assert main(["query", "--store", store, "--where", "cn.Si-O:3.5:4.5", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 6
-    assert main(["query", "--store", store, "--where", "cn.Si-O:5:", "-f", "json"]) == 0
+    assert main(["query", "--store", store, "--where", "cn.Si-O:5:", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
     code = main(["query", "--store", store, "--where", "cn.Si-O:x:4"])
     err = capsys.readouterr().err

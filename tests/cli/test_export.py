@@ -38,7 +38,7 @@ def store(tmp_path):
 def test_structures_pymatgen_formats(store, tmp_path, fmt, suffix):
     folder, _ = store
     out = tmp_path / "out"
-    args = ["export", "structures", str(out), "--store", str(folder), "-f", fmt]
+    args = ["export", "structures", str(out), "--store", str(folder), "-F", fmt]
     assert main([*args, "--elements", "Li,Si"]) == 0
     files = sorted(out.iterdir())
     assert [f.name for f in files] == [
@@ -53,7 +53,7 @@ def test_structures_pymatgen_formats(store, tmp_path, fmt, suffix):
 def test_structures_extxyz_read_by_ase(store, tmp_path):
     folder, _ = store
     out = tmp_path / "xyz"
-    assert main(["export", "structures", str(out), "--store", str(folder), "-f", "extxyz",
+    assert main(["export", "structures", str(out), "--store", str(folder), "-F", "extxyz",
                  "--chemsys", "Li-P-S"]) == 0  # fmt: skip
     (file,) = out.iterdir()
     atoms = ase_read(file, format="extxyz")
@@ -94,9 +94,9 @@ def test_table_csv_and_json(store, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["structures", "OUT", "-f", "pdb"], "unknown structure format 'pdb'"),
+        (["structures", "OUT", "-F", "pdb"], "unknown structure format 'pdb'"),
         (["trajectories", "OUT", "--stride", "0"], "--stride must be >= 1"),
-        (["table", "OUT/x.csv", "-f", "xlsx"], "unknown table format 'xlsx'"),
+        (["table", "OUT/x.csv", "-F", "xlsx"], "unknown table format 'xlsx'"),
         (["table", "OUT/x.csv", "--fields", "nope"], "unknown field 'nope'"),
         (["structures", "OUT", "--formula", "Zz9"], "unknown element 'Zz'"),
     ],

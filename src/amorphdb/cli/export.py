@@ -78,7 +78,7 @@ def _query(**kwargs):
 @export_app.command("structures")
 def structures(
     folder: Annotated[Path, typer.Argument(help="Output folder (created).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="cif, poscar or extxyz.")] = "cif",
+    fmt: Annotated[str, typer.Option("--format", "-F", help="cif, poscar or extxyz.")] = "cif",
     store: StoreOpt = None,
     chemsys: ChemsysOpt = None,
     elements: ElementsOpt = None,
@@ -147,7 +147,7 @@ def trajectories(
 def table(
     path: Annotated[Path, typer.Argument(help="Output file (.csv or .json).")],
     fmt: Annotated[
-        str | None, typer.Option("--format", "-f", help="csv or json (default: suffix).")
+        str | None, typer.Option("--format", "-F", help="csv or json (default: suffix).")
     ] = None,
     fields: FieldsOpt = None,
     sort: SortOpt = None,

@@ -5,6 +5,7 @@ Examples::
     amorphdb query --elements Li,S --D Li:1e-5: --temperature 1000
     amorphdb query --chemsys B-Li-O --fields formula_reduced,temperature_K,density_g_cm3
     amorphdb query --ea Li::0.5 --sort -D_Li --limit 10 --format csv
+    amorphdb query --formula Li2O.2SiO2 --json
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ ExcludeOpt = Annotated[
     str | None, typer.Option("--exclude-elements", help="Must contain none of these.")
 ]
 FormulaOpt = Annotated[
-    str | None, typer.Option("--formula", help="Formula in any notation (reduced for matching).")
+    str | None,
+    typer.Option("--formula", "-f", help="Formula in any notation (reduced for matching)."),
 ]
 TemperatureOpt = Annotated[
     str | None,
@@ -206,12 +208,15 @@ def query(
     fields: FieldsOpt = None,
     sort: SortOpt = None,
     limit: LimitOpt = 0,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-F", help="table, json or csv.")] = "table",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON records (same as --format json).")
+    ] = False,
 ) -> None:
     """Find amorphous results (one row per composition and temperature)."""
     from amorphdb.store import open_database
 
-    out_format = choose(fmt, OutputFormat, "format")
+    out_format = OutputFormat.JSON if as_json else choose(fmt, OutputFormat, "format")
     check_min(limit, 0, "--limit")
     q = build_query(
         chemsys=chemsys,
