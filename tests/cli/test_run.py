@@ -15,7 +15,9 @@ TINY_PROTOCOL = {
     "melt_steps": 600,
     "anneal_temperatures_K": [1500, 2500, 3500],
     "anneal_steps": 3000,
-    "volume": {"n_steps": 400, "max_iterations": 2, "pressure_tolerance_kbar": 10},
+    "volume": {"n_steps": 400, "max_iterations": 2, "pressure_tolerance_kbar": 10,
+               "on_unconverged": "flag"},
+    "cooling": {"method": "none"},  # MPMorph direct anneal: the glass path is too long here
     "traj_every": 10,
     "thermo_every": 10,
 }
@@ -117,3 +119,44 @@ def test_tiny_campaign_end_to_end(tmp_path, capsys):
     # running the same campaign again does not duplicate documents
     assert main(["run", str(path)]) == 0
     assert db.count(campaign="tiny") == 4
+
+
+@pytest.mark.slow
+def test_repeated_run_skips_completed_force_recomputes(tmp_path, capsys):
+    """run claims like submit: a second run computes nothing, --force recomputes."""
+    from tests.campaign.conftest import TINY_PROTOCOL as SHORT
+
+    path = tiny_campaign_file(tmp_path, protocol=SHORT)
+    assert main(["run", str(path)]) == 0
+    db = open_database(tmp_path / "store.yaml")
+    packs = {"name": {"$regex": "^pack "}}
+    assert db.job_store.docs_store.count(packs) == 1
+    temps = sorted(d.temperature_K for d in db.find(campaign="tiny"))
+    capsys.readouterr()
+    assert main(["run", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "0/0 compositions completed" in err and "skipped 1 completed earlier" in err
+    assert db.job_store.docs_store.count(packs) == 1  # nothing recomputed
+    assert len(db.get_campaign("tiny", "Li2Si2O5").attempts) == 1
+    assert main(["run", str(path), "--force"]) == 0
+    assert "1/1 compositions completed" in capsys.readouterr().err
+    assert db.job_store.docs_store.count(packs) == 2  # recomputed
+    record = db.get_campaign("tiny", "Li2Si2O5")
+    assert [a.state for a in record.attempts] == ["completed", "completed"]
+    # same settings, same keys: the summaries are replaced, never doubled
+    assert sorted(d.temperature_K for d in db.find(campaign="tiny")) == temps
+
+
+@pytest.mark.slow
+def test_failed_composition_exits_1_after_the_summary(tmp_path, capsys):
+    from tests.campaign.conftest import TINY_PROTOCOL as SHORT
+
+    # 3 fs is unstable for this cell and no correction is allowed: the MD fails
+    path = tiny_campaign_file(tmp_path, protocol=SHORT, max_corrections=0,
+                              engine={"name": "lammps", "timestep_fs": 3.0})
+    assert main(["run", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "0/1 compositions completed" in err and "Li2Si2O5 failed" in err
+    assert "Traceback" not in err
+    record = open_database(tmp_path / "store.yaml").get_campaign("tiny", "Li2Si2O5")
+    assert record.state == "failed" and record.last_error
