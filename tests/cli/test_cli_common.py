@@ -99,7 +99,8 @@ def _short_options(path: tuple[str, ...]) -> dict[str, str]:
         command = command.get_command(ctx, name)
     pairs = {}
     for param in command.params:
-        shorts = [o for o in param.opts + param.secondary_opts if o[:2] != "--"]
+        opts = [o for o in param.opts + param.secondary_opts if o.startswith("-")]  # no arguments
+        shorts = [o for o in opts if o[:2] != "--"]
         longs = [o for o in param.opts if o[:2] == "--"]
         for short in shorts:
             pairs[short] = longs[0] if longs else short
@@ -164,3 +165,17 @@ def test_every_result_printing_command_has_json():
         for name in path:
             command = command.get_command(ctx, name)
         assert any("--json" in p.opts for p in command.params), path
+
+
+@pytest.mark.parametrize("args", [
+    ["query"], ["db", "stats"], ["db", "check"], ["export", "table", "out.csv"],
+    ["compare", "a", "b"], ["ml", "dataset", "--output", "rows.csv"],
+], ids=" ".join)
+def test_read_only_commands_refuse_a_missing_store(tmp_path, capsys, args):
+    """Run from the wrong folder: one line, exit 2, and no empty store created."""
+    missing = tmp_path / "no-store-here"
+    assert main([*args, "--store", str(missing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "does not exist" in err and "\n" not in err
+    assert not missing.exists() and not (tmp_path / "amorphdb-data").exists()
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "rows.csv").exists()

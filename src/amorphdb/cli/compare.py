@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
 
         if plot is not None and not plot.parent.is_dir():
             raise AmorphdbError(f"folder {plot.parent} of --plot does not exist; create it")
-        with open_database(store) as db:
+        with open_database(store, must_exist=True) as db:
             cmp = compare_in_store(db, campaign_a, campaign_b)
         plots = []
         if plot is not None:

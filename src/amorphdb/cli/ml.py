@@ -52,7 +52,7 @@ def dataset(
     from amorphdb.store.query import parse_element
 
     species = parse_element(species)
-    with open_database(store) as db, _status("reading records"):
+    with open_database(store, must_exist=True) as db, _status("reading records"):
         table, prov = records_table(
             db,
             campaign=campaign,
