@@ -33,6 +33,7 @@ imports from here, never the other way round.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -152,6 +153,11 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def input_digest(data: Any) -> str:
+    """SHA-256 of JSON-able stage inputs (key order ignored): same inputs, same run."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
 def read_json(path: Path, default: Any = None) -> Any:
     """Read JSON, returning ``default`` when the file is missing or unreadable."""
     try:
@@ -268,6 +274,33 @@ class RunState(BaseModel, Generic[PartT]):
     pending_action: str | None = None
     corrections: list[Correction] = Field(default_factory=list)
     completed: bool = False
+
+    @classmethod
+    def resume_or_new(
+        cls,
+        directory: Path,
+        input_hash: str,
+        *,
+        timestep_fs: float,
+        traj_every: int,
+        thermo_every: int,
+        end_time_fs: float,
+    ) -> RunState:
+        """The saved state of ``directory`` if it was made for these inputs, else a new
+        one (saved; parts of other inputs moved to ``stale_NN/`` first)."""
+        state = cls.load(directory)
+        if state is not None and state.input_hash == input_hash:
+            return state
+        archive_stale_parts(directory)
+        state = cls(
+            input_hash=input_hash,
+            timestep_fs=timestep_fs,
+            traj_every=traj_every,
+            thermo_every=thermo_every,
+            end_time_fs=end_time_fs,
+        )
+        state.save(directory)
+        return state
 
     @classmethod
     def load(cls, directory: Path) -> RunState | None:
@@ -409,9 +442,24 @@ class BudgetedHandler:
 
     Subclasses implement ``detect(directory) -> (error, details) | None`` and
     ``fix(directory, state, error, details) -> action | None``.
+
+    Parameters
+    ----------
+    budget
+        Corrections allowed per stage (all handlers of a run share it through
+        ``run_state.json``).
+    recovery
+        :class:`RecoverySettings` as a dict (kept JSON-able for Custodian's log).
     """
 
-    budget: int = 3
+    def __init__(self, budget: int = 3, recovery: dict[str, Any] | None = None) -> None:
+        self.budget = budget
+        self.recovery = recovery or {}
+
+    @property
+    def settings(self) -> RecoverySettings:
+        """The recovery settings this handler applies."""
+        return RecoverySettings(**self.recovery)
 
     def check(self, directory: str = "./") -> bool:
         self._found = self.detect(Path(directory))

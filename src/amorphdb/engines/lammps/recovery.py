@@ -34,7 +34,6 @@ restarts its chain at zero; velocities are carried exactly).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import shutil
@@ -55,8 +54,8 @@ from amorphdb.recovery.base import (
     BudgetedHandler,
     RecoverySettings,
     RunState,
-    archive_stale_parts,
     halve_timestep,
+    input_digest,
     keep_window,
     new_part,
     part_dirs,
@@ -393,10 +392,6 @@ class LammpsErrorHandler(BudgetedHandler, ErrorHandler):
 
     is_monitor = False
 
-    def __init__(self, budget: int = 3, recovery: dict[str, Any] | None = None) -> None:
-        self.budget = budget
-        self.recovery = recovery or {}
-
     def detect(self, directory: Path) -> tuple[str, dict[str, Any]] | None:
         part = part_dirs(directory)[-1]
         diagnosis = diagnose_part(part)
@@ -432,7 +427,7 @@ class LammpsErrorHandler(BudgetedHandler, ErrorHandler):
         if restart is None and part_start_time(part) > 0:
             restart = (part_start_time(part), None)
         details["restart_time_fs"] = 0.0 if restart is None else restart[0]
-        return halve_timestep(state, RecoverySettings(**self.recovery), details)
+        return halve_timestep(state, self.settings, details)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -457,19 +452,15 @@ def run_lammps_with_recovery(
     recovery = recovery or RecoverySettings()
     script = (workdir / INPUT_FILE).read_text()
     data = (workdir / DATA_FILE).read_text()
-    digest = hashlib.sha256((script + data).encode()).hexdigest()
-    state = RunState.load(workdir)
     md = stage.md
-    if state is None or state.input_hash != digest:
-        archive_stale_parts(workdir)
-        state = RunState(
-            input_hash=digest,
-            timestep_fs=md.timestep_fs,
-            traj_every=md.traj_every,
-            thermo_every=md.thermo_every,
-            end_time_fs=md.n_steps * md.timestep_fs,
-        )
-        state.save(workdir)
+    state = RunState.resume_or_new(
+        workdir,
+        input_digest(script + data),
+        timestep_fs=md.timestep_fs,
+        traj_every=md.traj_every,
+        thermo_every=md.thermo_every,
+        end_time_fs=md.n_steps * md.timestep_fs,
+    )
     if not state.completed:
         argv, env = lammps_argv(INPUT_FILE, LOG_FILE, nprocs)
         prefix = argv[: argv.index("-in")]

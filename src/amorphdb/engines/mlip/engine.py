@@ -16,8 +16,6 @@ same numbers an uninterrupted one would.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -47,7 +45,7 @@ from amorphdb.recovery.base import (
     INPUT_FILE,
     RecoverySettings,
     RunState,
-    archive_stale_parts,
+    input_digest,
     keep_window,
     latest_checkpoint,
     part_windows,
@@ -156,20 +154,17 @@ class MLIPEngine(MDEngine):
             "thermostat_state": thermostat_state,
             "md": md.model_dump(mode="json"),
         }
-        digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
-        state = RunState.load(workdir)
-        if state is None or state.input_hash != digest:
-            archive_stale_parts(workdir)
-            write_json_atomic(workdir / INPUT_FILE, inputs)
-            state = RunState(
-                input_hash=digest,
-                timestep_fs=md.timestep_fs,
-                traj_every=md.traj_every,
-                thermo_every=md.thermo_every,
-                end_time_fs=md.n_steps * md.timestep_fs,
-            )
-            state.save(workdir)
+        state = RunState.resume_or_new(
+            workdir,
+            input_digest(inputs),
+            timestep_fs=md.timestep_fs,
+            traj_every=md.traj_every,
+            thermo_every=md.thermo_every,
+            end_time_fs=md.n_steps * md.timestep_fs,
+        )
         if not state.completed:
+            # the MD job reads its inputs here (same content on a resume: same digest)
+            write_json_atomic(workdir / INPUT_FILE, inputs)
             recovery = self.recovery.model_dump()
             job = MLIPMDJob(
                 self.model.value,

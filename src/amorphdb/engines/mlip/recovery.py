@@ -202,10 +202,6 @@ class ExplodingDynamicsHandler(BudgetedHandler, ErrorHandler):
 
     is_monitor = False
 
-    def __init__(self, budget: int = 3, recovery: dict[str, Any] | None = None) -> None:
-        self.budget = budget
-        self.recovery = recovery or {}
-
     def detect(self, directory: Path) -> tuple[str, dict[str, Any]] | None:
         failure = _last_failure(directory)
         if failure is None or not failure.get("had_checkpoint"):
@@ -215,17 +211,13 @@ class ExplodingDynamicsHandler(BudgetedHandler, ErrorHandler):
     def fix(
         self, directory: Path, state: RunState, error: str, details: dict[str, Any]
     ) -> str | None:
-        return halve_timestep(state, RecoverySettings(**self.recovery), details)
+        return halve_timestep(state, self.settings, details)
 
 
 class OverlappingStartHandler(BudgetedHandler, ErrorHandler):
     """The start structure itself fails the checks → separate overlapping atoms, relax."""
 
     is_monitor = False
-
-    def __init__(self, budget: int = 3, recovery: dict[str, Any] | None = None) -> None:
-        self.budget = budget
-        self.recovery = recovery or {}
 
     def detect(self, directory: Path) -> tuple[str, dict[str, Any]] | None:
         failure = _last_failure(directory)
@@ -246,7 +238,7 @@ class OverlappingStartHandler(BudgetedHandler, ErrorHandler):
             f"and relaxed ({RELAX_STEPS} FIRE steps) before restarting"
         )
         if previous:
-            halved = halve_timestep(state, RecoverySettings(**self.recovery), details)
+            halved = halve_timestep(state, self.settings, details)
             if halved is None:
                 return None
             action += "; " + halved

@@ -22,7 +22,6 @@ part; other inputs move the old parts aside (``stale_NN/``), as for every engine
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shlex
@@ -70,7 +69,7 @@ from amorphdb.recovery.base import (
     Correction,
     RecoveryExhaustedError,
     RunState,
-    archive_stale_parts,
+    input_digest,
     new_part,
     write_status,
 )
@@ -402,21 +401,15 @@ class VaspEngine(MDEngine):
             "stage": stage.value,
             "potim_fs": potim0,
         }
-        digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
-        state = VaspRunState.load(workdir)
-        if state is not None and state.input_hash == digest:
-            return state
-        archive_stale_parts(workdir)
         # VASP writes every step (NBLOCK = 1): any step can be a restart frame
-        state = VaspRunState(
-            input_hash=digest,
+        return VaspRunState.resume_or_new(
+            workdir,
+            input_digest(inputs),
             timestep_fs=potim0,
             traj_every=1,
             thermo_every=1,
             end_time_fs=target_fs,
         )
-        state.save(workdir)
-        return state
 
     def _fail(self, state: VaspRunState, workdir: Path, reason: str) -> None:
         corrections = list(state.corrections)
