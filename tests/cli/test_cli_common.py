@@ -77,17 +77,20 @@ def test_root_help_lists_the_table_without_importing_heavy_packages():
     assert "amorphdb.store" not in modules
 
 
-def test_a_command_loads_only_its_own_module():
+@pytest.mark.parametrize("command", ["query", "export", "db", "ml"])
+def test_store_command_help_loads_its_module_but_not_the_store(command):
+    """``amorphdb query -h`` (and export, db, ml): only its own module, no store/pandas."""
     code = (
-        "import sys; from amorphdb.cli import main; code = main(['db', '-h']); "
+        f"import sys; from amorphdb.cli import main; code = main(['{command}', '-h']); "
         "print('MODULES=' + ' '.join(sorted(sys.modules)), file=sys.stderr); sys.exit(code)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     modules = set(proc.stderr.split("MODULES=", 1)[1].split())
-    assert "amorphdb.cli.db" in modules
-    assert not {"amorphdb.cli.run", "amorphdb.cli.potfit", "amorphdb.cli.ml", "torch"} & modules
+    assert f"amorphdb.cli.{command}" in modules
+    assert not {"amorphdb.cli.run", "amorphdb.cli.potfit", "amorphdb.cli.campaign"} & modules
+    assert not {"amorphdb.store", "pandas", "pymatgen", "maggma", "jobflow", "torch"} & modules
 
 
 def _short_options(path: tuple[str, ...]) -> dict[str, str]:

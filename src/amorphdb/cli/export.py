@@ -34,7 +34,6 @@ from amorphdb.cli.query import (
     check_min,
     choose,
 )
-from amorphdb.store.export import StructureFormat, TableFormat
 
 export_app = typer.Typer(
     help="Export structures, trajectories and tables from the database.", no_args_is_help=True
@@ -95,7 +94,7 @@ def structures(
 ) -> None:
     """Write final structures of the matching results, one file each."""
     from amorphdb.store import open_database
-    from amorphdb.store.export import export_structures
+    from amorphdb.store.export import StructureFormat, export_structures
 
     file_format = choose(fmt, StructureFormat, "structure format")
     check_min(limit, 0, "--limit")
@@ -167,7 +166,7 @@ def table(
 ) -> None:
     """Write the matching summaries as a table (one row per composition and temperature)."""
     from amorphdb.store import open_database
-    from amorphdb.store.export import export_table
+    from amorphdb.store.export import TableFormat, export_table
 
     table_format = choose(fmt, TableFormat, "table format") if fmt else None
     check_min(limit, 0, "--limit")

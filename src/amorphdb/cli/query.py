@@ -13,12 +13,14 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from amorphdb.errors import ConfigError, StoreError
-from amorphdb.store.query import AmorphousQuery, parse_range, parse_species_range, resolve_field
+
+if TYPE_CHECKING:  # the store is imported when a command runs, not for `-h` (docs/benchmarks.md)
+    from amorphdb.store.query import AmorphousQuery
 
 
 class OutputFormat(StrEnum):
@@ -120,7 +122,13 @@ def build_query(
     where: list[str] | None = None,
 ) -> AmorphousQuery:
     """Turn command-line filter strings into an :class:`AmorphousQuery` (validating them)."""
-    from amorphdb.store.query import parse_elements
+    from amorphdb.store.query import (
+        AmorphousQuery,
+        parse_elements,
+        parse_range,
+        parse_species_range,
+        resolve_field,
+    )
 
     temp: float | tuple[float | None, float | None] | None = None
     if temperature:
