@@ -60,13 +60,13 @@ def test_glass_path_is_the_default_and_chains_one_npt_cooling():
     assert all(m.pressure_kbar == 0.0 for m in makers)
     # the melt has no volume search: it runs at the packing (glass) density
     assert by_name["pack Li2Si2O5"].uuid in by_name["melt 5000 K"].input_uuids
+    # after the NPT cooling each branch's volume run is NPT too (the default there), started
+    # from the end of its own cooling segment, without rescaling
     for t in (2500, 2000, 1500, 1000):
-        scan = next(
-            j for j in jobs if j.name == "start volume scan"
-            and by_name[f"cool {t + 500}->{t} K"].uuid in j.input_uuids
-        )
-        assert scan.function_args[0].temperature_K == t
-        assert scan.function_args[0].start_density_g_cm3 is None  # no rescale after NPT
+        volume = by_name[f"npt {t} K"]
+        assert by_name[f"cool {t + 500}->{t} K"].uuid in volume.input_uuids
+        assert volume.function.__self__.temperature_K == t
+    assert "start volume scan" not in by_name
     npt = by_name["npt 300 K"]
     assert by_name["cool 1000->300 K"].uuid in npt.input_uuids
     assert npt.function.__self__.n_steps == 20000

@@ -49,7 +49,7 @@ def steps_per_composition(protocol: ProtocolSettings, timestep_fs: float = 1.0) 
     n_temps = len(p.anneal_temperatures_K) + (0 if path else 1)
     checks = min(p.volume.max_iterations, EXPECTED_VOLUME_CHECKS)
     per_search = (
-        p.volume.n_steps if p.volume.method == "npt"
+        p.volume.n_steps if p.volume_method == "npt"
         else (len(p.volume.scale_factors) + checks) * p.volume.n_steps
     )
     production = p.melt_steps + len(p.anneal_temperatures_K) * p.anneal_steps

@@ -185,7 +185,7 @@ class MeltQuenchMaker(Maker):
             scale_factors=list(v.scale_factors),
             pressure_tolerance_kbar=v.pressure_tolerance_kbar,
             max_iterations=v.max_iterations,
-            method=method or v.method,
+            method=method or self.protocol.volume_method,
             noise_sigmas=v.noise_sigmas,
             on_unconverged=v.on_unconverged,
             start_density_g_cm3=start_density_g_cm3,

@@ -26,8 +26,11 @@ class VolumeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["eos", "npt"] = Field(
-        "eos", description="'eos': NVT at several volumes + Birch-Murnaghan fit; 'npt'"
+    method: Literal["eos", "npt"] | None = Field(
+        None,
+        description="'eos': NVT at several volumes + Birch-Murnaghan fit; 'npt': one NPT run; "
+        "None: 'npt' after the glass path's NPT cooling, 'eos' (MPMorph) otherwise "
+        "(measured: docs/benchmarks.md, Protocol)",
     )
     n_steps: int = Field(2000, gt=0, description="MD steps per volume point (MPMorph: 2000)")
     scale_factors: list[float] = Field(
@@ -158,6 +161,13 @@ class ProtocolSettings(BaseModel):
         if bad:
             raise ValueError(f"anneal temperatures must be positive (got {bad})")
         return sorted(float(t) for t in value)
+
+    @property
+    def volume_method(self) -> str:
+        """The volume equilibration method in use (``volume.method`` or its default)."""
+        if self.volume.method is not None:
+            return self.volume.method
+        return "npt" if self.cooling.method is CoolingMethod.PATH else "eos"
 
     def cooling_runs(self, timestep_fs: float) -> list[int]:
         """MD steps of every cooling job of one composition (and of the glass point's

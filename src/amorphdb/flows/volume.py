@@ -17,8 +17,8 @@ The MPMorph scheme (``mpmorph/workflows/converge.py``, atomate2
    is recorded.
 
 The accepted density carries its standard error: from the NPT volume series (block
-averages) or, for the P(V) search, σ_ρ/ρ = σ_P / B0 (the checking run's pressure
-standard error over the fitted bulk modulus).
+averages) or, for the P(V) search, σ_ρ/ρ = δP / B0 with δP² = σ_P̄² + (P̄ − P_target)²
+(the accepted run's pressure error and offset over the fitted bulk modulus).
 
 With ``method="npt"`` (engines with a barostat) one NPT run replaces the loop: the
 mean volume of its second half is taken and the last frame rescaled to it.
@@ -265,9 +265,13 @@ def fit_volume(
         allowed = np.fmax(allowed, maker.noise_sigmas * np.nan_to_num(sem, nan=0.0))
     within = deviation < allowed
 
-    def rel_sem(point: dict[str, Any]) -> float:  # σ_ρ/ρ = σ_V/V = σ_P / B0
+    def rel_sem(point: dict[str, Any]) -> float:
+        # σ_ρ/ρ = σ_V/V = δP / B0, δP combining the pressure's standard error and how far
+        # the accepted point is from the target (the tolerance lets it be off by that much)
         b0 = pv.b0_kbar if np.isfinite(pv.b0_kbar) and pv.b0_kbar > 0 else float("nan")
-        return float(point.get("pressure_sem_kbar", float("nan"))) / b0
+        sem = float(point.get("pressure_sem_kbar", float("nan")))
+        off = float(point["pressure_kbar"]) - maker.target_pressure_kbar
+        return float(np.hypot(sem, off)) / b0
 
     if iteration > 0 and within[-1]:
         return Response(
