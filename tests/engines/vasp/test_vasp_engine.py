@@ -154,3 +154,29 @@ def test_isolated_nonconvergence_tolerated_persistent_climbs_ladder(
     )
     assert [c.details["ladder_rung"] for c in out.corrections] == [0, 1]
     assert out.extra["incar"]["ALGO"].lower() == "all" and len(out.thermo.time_fs) == 20
+
+
+@pytest.mark.slow
+def test_run_state_is_the_shared_typed_checkpoint_resume_and_archive(
+    psp_dir, fast_settings, tmp_path
+):
+    """run_state.json is the kernel's RunState with VaspPart records: the same inputs
+    resume (no new part, same output), other inputs move the old parts to stale_00/."""
+    from amorphdb.engines.vasp.engine import VaspPart, VaspRunState
+
+    md = MDSettings(temperature_K=1500, n_steps=8, timestep_fs=2.0, traj_every=2, thermo_every=1)
+    work = tmp_path / "run"
+    first = _engine(fast_settings).run(tiny_cell(), md, work)
+    state = VaspRunState.load(work)
+    assert state.completed and state.time_done_fs == pytest.approx(16.0)
+    assert state.end_time_fs == pytest.approx(16.0) and state.timestep_fs == 2.0
+    assert [type(p) for p in state.parts] == [VaspPart] and state.parts[0].kept == 8
+    assert first.extra["parts"] == [p.model_dump() for p in state.parts]
+    again = _engine(fast_settings).run(tiny_cell(), md, work)
+    assert sorted(p.name for p in work.glob("part_*")) == ["part_00"]
+    assert again.thermo.temperature_K == first.thermo.temperature_K
+    shorter = md.model_copy(update={"n_steps": 4})
+    out = _engine(fast_settings).run(tiny_cell(), shorter, work)
+    assert (work / "stale_00" / "part_00" / "OSZICAR").exists()
+    assert (work / "stale_00" / "run_state.json").exists()
+    assert len(out.thermo.time_fs) == 4 and VaspRunState.load(work).time_done_fs == 8.0
