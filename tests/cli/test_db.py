@@ -247,3 +247,17 @@ def test_emptied_summaries_are_not_zero_rows(pristine, tmp_path, capsys):
     assert main(["db", "repair", "--store", str(folder)]) == 0
     capsys.readouterr()
     assert len(_query_rows(folder, capsys)) == 1
+
+
+def test_two_collections_lost_with_their_wal_files_left_behind(pristine, tmp_path, capsys):
+    """A deleted collection's -wal/-shm files made montydb believe it still existed."""
+    folder = _copy(pristine, tmp_path)
+    for name in ("amorphous", "campaigns"):
+        path = folder / "amorphdb" / f"{name}.collection"
+        path.unlink()
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").write_bytes(b"\0" * 64)
+    assert main(["db", "repair", "--store", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "rebuilt 1 summary" in out and "rebuilt 1 campaign record" in out
+    assert len(_query_rows(folder, capsys)) == 1

@@ -324,11 +324,15 @@ class StoreConfig(BaseModel):
                 from montydb import MontyClient, set_storage  # montydb's public API
 
                 set_storage(str(folder), storage="sqlite", **MONTY_STORAGE_KWARGS)
+                for name in names:  # a lost file's stale WAL/SHM: montydb would list it
+                    if not self.collection_file(name).is_file():
+                        for suffix in ("-wal", "-shm", "-journal"):
+                            stale = Path(f"{self.collection_file(name)}{suffix}")
+                            stale.unlink(missing_ok=True)
                 with MontyClient(str(folder)) as client:
                     database = client[self.database]
-                    existing = set(database.list_collection_names())
                     for name in names:
-                        if name not in existing:
+                        if not self.collection_file(name).is_file():
                             database.create_collection(name)
                 _write_text_atomic(marker, json.dumps(sorted(set(names) | recorded)))
             except Exception as exc:
