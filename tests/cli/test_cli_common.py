@@ -182,3 +182,9 @@ def test_read_only_commands_refuse_a_missing_store(tmp_path, capsys, args):
     assert "does not exist" in err and "\n" not in err
     assert not missing.exists() and not (tmp_path / "amorphdb-data").exists()
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "rows.csv").exists()
+
+
+def test_unknown_command_suggests_from_the_table(capsys):
+    assert main(["qurey"]) == 2
+    err = capsys.readouterr().err
+    assert "No such command 'qurey'. Did you mean 'query'?" in err and "Traceback" not in err

@@ -18,6 +18,7 @@ import sys
 import threading
 import traceback
 from dataclasses import dataclass
+from difflib import get_close_matches
 from importlib import import_module
 
 import typer
@@ -92,6 +93,16 @@ class LazyGroup(TyperGroup):
             raise RuntimeError(f"amorphdb.cli.{entry.module} does not add '{cmd_name}'")
         command.short_help = entry.help
         return command
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except _usage_error_types() as exc:  # suggest from the table too (typer: loaded only)
+            matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if matches and "Did you mean" not in exc.message:
+                exc.message = (f"{exc.message.rstrip('.')}. Did you mean "
+                               f"{', '.join(map(repr, matches))}?")
+            raise
 
     def format_help(self, ctx: typer.Context, formatter) -> None:
         self._listing = True
