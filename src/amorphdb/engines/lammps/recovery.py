@@ -183,19 +183,16 @@ def iter_dump_frames(path: Path) -> list[tuple[int, list[str]]]:
 
 
 def frame_arrays(lines: list[str]) -> dict[str, Any]:
-    """Positions (Å), velocities (Å/fs, if dumped), cell and data-file box lines of a frame."""
+    """Atom ids, positions (Å), velocities (Å/fs, if dumped) and data-file box lines of a frame."""
     n_atoms = int(lines[3])
-    matrix, origin, box_lines = box_from_dump(lines[5:8], lines[4])
+    _, _, box_lines = box_from_dump(lines[5:8], lines[4])
     columns = lines[8].split()[2:]
     col = {name: i for i, name in enumerate(columns)}
     table = [line.split() for line in lines[9 : 9 + n_atoms]]
     values = np.array([[float(row[col[c]]) for c in ("x", "y", "z")] for row in table])
     out: dict[str, Any] = {
         "ids": [int(row[col["id"]]) for row in table],
-        "elements": [row[col["element"]] for row in table],
         "positions": values,
-        "cell": matrix,
-        "origin": origin,
         "box_lines": box_lines,
     }
     if "vx" in col:
