@@ -1,13 +1,15 @@
 """The Parsl launcher on a real Slurm cluster (scripts/slurm-cluster.sh up), real LAMMPS.
 
 Fault tests: the pilot job cancelled mid-campaign (what a walltime or node failure does
-to it too), two drivers racing for one campaign. Each checks the records: every
-(composition, temperature) summary exists once and no finished stage is recomputed.
+to it too), the driver killed with SIGKILL, two drivers racing for one campaign. Each
+checks the records: every (composition, temperature) summary exists once and no finished
+stage is recomputed.
 Locally they skip when no Slurm is up; in CI (CI=true) they fail instead.
 """
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -37,8 +39,9 @@ def _parsl_campaign(campaign_file, compositions, **parsl):
 
 
 def _driver(path, *args):
+    launcher = [] if args[0] == "status" else ["--launcher", "parsl"]
     return subprocess.Popen(
-        [sys.executable, "-m", "amorphdb.cli", *args, str(path), "--launcher", "parsl"],
+        [sys.executable, "-m", "amorphdb.cli", *args, str(path), *launcher],
         cwd=path.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -123,3 +126,41 @@ def test_two_drivers_at_once_run_each_composition_once(slurm, campaign_file):
         assert len(attempts) == 1 and attempts[0].settings["launcher"] == "parsl"
     assert not subprocess.run(["squeue", "-h", "-o", "%j"], capture_output=True, text=True,
                               check=True).stdout.count("parsl")  # blocks cancelled at exit
+
+
+@pytest.mark.slow
+def test_driver_killed_leaves_lost_records_its_pilot_job_ends_rerun_resumes(
+    slurm, campaign_file
+):
+    path = _parsl_campaign(campaign_file, ["Li2Si2O5"])
+    driver = _driver(path, "submit")
+    try:
+        _wait_for_job(path.parent / "runs" / "tiny" / "Li2Si2O5", "melt 5000 K")
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    # the interchange dies with the driver, the block's workers with it: the job ends
+    deadline = time.monotonic() + 120
+    while "parsl" in _squeue() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert "parsl" not in _squeue()
+    status = _driver(path, "status")
+    out, _ = status.communicate(timeout=120)
+    assert "lost" in out, out
+    rerun = _driver(path, "rerun")
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    db = open_database(path.parent / "store.yaml")
+    record = db.get_campaign("tiny", "Li2Si2O5")
+    assert [a.state for a in record.attempts] == ["failed", "completed"]
+    # the killed worker's journal was saved by the rerun's driver: the melt is reused
+    assert "melt" in record.attempts[-1].settings["resumed_from"]
+    assert db.job_store.docs_store.count({"name": "melt 5000 K"}) == 1
+    _check_once(db, ["Li2Si2O5"])
+
+
+def _squeue():
+    return subprocess.run(["squeue", "-h", "-o", "%j"], capture_output=True, text=True,
+                          check=True).stdout

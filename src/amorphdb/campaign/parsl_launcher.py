@@ -51,6 +51,17 @@ from amorphdb.errors import ConfigError
 
 #: seconds between the driver's looks at futures and journals
 POLL_S = 0.5
+#: Parsl's interchange, made to receive SIGTERM when the driver dies (Linux
+#: ``prctl(PR_SET_PDEATHSIG)``, kept across ``exec``): a driver killed with SIGKILL would
+#: otherwise leave it running, and with it the pilot jobs, whose workers stop only after
+#: ``heartbeat_s`` without an interchange
+INTERCHANGE_CMD = [
+    sys.executable, "-c",
+    "import ctypes, os, signal, sys\n"
+    "with __import__('contextlib').suppress(OSError, AttributeError):\n"
+    "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)\n"
+    "os.execvp('interchange.py', ['interchange.py'])",
+]
 
 
 def run_composition_task(
@@ -183,6 +194,7 @@ class ParslLauncher:
                                      launcher=launcher)
         executor = HighThroughputExecutor(
             label="amorphdb", provider=provider, address=s.address,
+            interchange_launch_cmd=INTERCHANGE_CMD,
             cores_per_worker=s.cores_per_composition,
             max_workers_per_node=self.workers_per_node,
             heartbeat_period=max(1, s.heartbeat_s // 4), heartbeat_threshold=s.heartbeat_s,

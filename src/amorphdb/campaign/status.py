@@ -26,6 +26,8 @@ HEARTBEAT_COLLECTION = "campaign_heartbeats"
 LOST = "lost"
 #: state shown for a composition of the campaign file with no record yet
 NEW = "new"
+#: launchers whose own (driver) process writes every record and heartbeat
+DRIVEN = ("local", "parsl")
 
 
 def hostname() -> str:
@@ -106,13 +108,14 @@ class Heartbeats:
 def is_lost(heartbeat: dict[str, Any] | None, timeout_s: float, now: float | None = None) -> bool:
     """True when an in-flight record's launcher is gone (see the module docstring).
 
-    Distributed launchers (``fireworks``, ``jobflow-remote``) keep their own job state;
-    their records are judged by the heartbeat age only when one exists.
+    Launchers whose process records every outcome (``local``, and ``parsl``'s driver)
+    are lost when that process is gone. Distributed launchers (``fireworks``,
+    ``jobflow-remote``) keep their own job state; :mod:`amorphdb.campaign.sync` reads it.
     """
     now = time.time() if now is None else now
     if heartbeat is None:
         return False
-    if heartbeat.get("launcher") == "local":
+    if heartbeat.get("launcher") in DRIVEN:
         if heartbeat.get("host") == hostname():
             return not pid_alive(int(heartbeat.get("pid", -1)))
         return now - float(heartbeat.get("heartbeat", 0)) > timeout_s
