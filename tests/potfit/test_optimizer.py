@@ -30,6 +30,7 @@ def batch_bowl(batch):
     return [bowl(p) for p in batch]
 
 
+@pytest.mark.slow  # 28 evaluations with 4 GP batches: ~15 s idle, 90 s at load 20
 def test_gp_loop_beats_its_design_and_stays_in_bounds():
     result = optimize(batch_bowl, PARAMS, budget=28, batch_size=4, seed=1)
     assert len(result.history) == 28
