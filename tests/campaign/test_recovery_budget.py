@@ -176,7 +176,9 @@ def test_exhausted_budget_error_names_budget_lammps_error_and_stage(
     # atoms: original 36 current 34; rerun with a smaller time step or a larger ..."
     assert f"MD failed after {n_corrections} correction(s) (budget {budget})" in attempt.error
     assert "ERROR: Lost atoms" in attempt.error
-    assert attempt.stage == "volume 0.800 at 5000 K"  # the job that failed, not the last done
+    # the job that failed (the first volume point of the melt), not the last one done
+    first_scale = spec.protocol.volume.scale_factors[0]
+    assert attempt.stage == f"volume {first_scale:.3f} at {spec.protocol.melt_temperature_K:g} K"
     assert status.last_error == attempt.error and status.stage == attempt.stage
     assert item.escalation.kind == FailureKind.UNSTABLE_MD
     assert item.escalation.engine.timestep_fs == rerun_step
