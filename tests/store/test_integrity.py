@@ -53,3 +53,36 @@ def test_lost_result_without_job_document_is_reported_not_repairable(db):
         "campaign", "test|Li2Si2O5", False
     )
     assert "no result is stored" in problem.message and "amorphdb rerun" in problem.message
+
+
+def test_back_filled_descriptors_are_not_a_contradiction_and_survive_repair(
+    tmp_path, store_config
+):
+    """``db backfill`` fills descriptors the job left empty: check passes, repair keeps them."""
+    from jobflow import Flow, job, run_locally
+    from store_factories import make_amorphous
+
+    from amorphdb.store import open_job_store
+
+    @job(name="record_temperature")
+    def record_temperature():
+        return make_amorphous().model_copy(update={"descriptors": {}})
+
+    run_locally(Flow([record_temperature()]), store=open_job_store(store_config),
+                ensure_success=True, root_dir=tmp_path)  # fmt: skip
+    db = AmorphousDB.from_config(store_config)
+    try:
+        db.build_from_job_store()
+        db.record_attempt("test", "Li2Si2O5", "completed")
+        filled = make_amorphous().model_copy(update={"descriptors": {"N4": 0.31}})
+        db.upsert_amorphous(filled)  # what the back-fill writes
+        assert check_store(db).ok
+        _before, after = repair_store(db)
+        assert after.ok
+        (doc,) = db.find()
+        assert doc.descriptors == {"N4": 0.31}
+        db.upsert_amorphous(filled.model_copy(update={"density_g_cm3": 9.9}))
+        report = check_store(db)
+        assert [p.message for p in report.problems] == ["summary differs from its job document"]
+    finally:
+        db.close()

@@ -178,11 +178,30 @@ def _job_records(
     return summaries, fits, {k for k, n in seen.items() if n > 1}
 
 
+def _empty(value: Any) -> bool:
+    return value is None or value == {} or value == [] or value == ""
+
+
+def _differs(stored: dict[str, Any], output: dict[str, Any]) -> bool:
+    """True when a stored summary contradicts its job document's output.
+
+    Fields the job left empty but the store has filled (``amorphdb db backfill`` adds
+    structure descriptors to old records) are not a contradiction.
+    """
+    from amorphdb.store.database import _content, _split_structure
+
+    expect = AmorphousDoc.model_validate(output).to_mongo()
+    _split_structure(expect)
+    mine = _content(AmorphousDoc.from_mongo(stored).to_mongo())
+    for name, value in _content(expect).items():
+        if mine.get(name) != value and not _empty(value):
+            return True
+    return False
+
+
 # ---------------------------------------------------------------------- check
 def check_store(db: AmorphousDB) -> Report:
     """Verify a store (see the module docstring); nothing is changed."""
-    from amorphdb.store.database import _content, _split_structure
-
     report = Report(db.config.address)
     if db.lost_collections:
         for name in db.lost_collections:
@@ -225,10 +244,7 @@ def check_store(db: AmorphousDB) -> Report:
                 Problem("summary", key, "job document has no summary", True)
             )
             continue
-        expect = AmorphousDoc.model_validate(output).to_mongo()
-        _split_structure(expect)
-        mine = AmorphousDoc.from_mongo(have).to_mongo()
-        if key not in ambiguous and _content(mine) != _content(expect):
+        if key not in ambiguous and _differs(have, output):
             report.problems.append(
                 Problem("summary", key, "summary differs from its job document", True)
             )
@@ -351,12 +367,19 @@ def repair_store(db: AmorphousDB) -> tuple[Report, Report]:
             report.actions.append(f"recreated lost collection {problem.where}")
     db.lost_collections = []  # recreated empty when the store was opened for repair
     db.connect()
-    summaries, fits, _ = _job_records(db, report)
+    summaries, fits, ambiguous = _job_records(db, report)
     counts = {"summaries": 0, "fits": 0}
-    for output in summaries.values():
+    stored = {d["_id"]: d for d in db._coll("amorphous").find({})}  # one scan
+    fitted = {d["_id"] for d in db._coll("arrhenius").find({}, {"_id": 1})}
+    for key, output in summaries.items():  # only what is missing or contradicts its job
+        have = stored.get(key)
+        if have is not None and (key in ambiguous or not _differs(have, output)):
+            continue  # intact (back-filled fields such as descriptors are kept)
         if db.upsert_amorphous(AmorphousDoc.model_validate(output)) in ("inserted", "replaced"):
             counts["summaries"] += 1
-    for item in fits.values():
+    for key, item in fits.items():
+        if key in fitted:
+            continue
         if db.upsert_arrhenius(ArrheniusDoc.model_validate(item)) in ("inserted", "replaced"):
             counts["fits"] += 1
     report.actions.append(
