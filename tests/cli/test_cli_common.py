@@ -160,7 +160,7 @@ def test_query_json_switch_equals_format_json_and_f_is_formula(store, capsys):
 
 def test_every_result_printing_command_has_json():
     """The commands that print results for scripts all take ``--json``."""
-    for path in [("query",), ("status",), ("submit",), ("compare",), ("analyze",),
+    for path in [("query",), ("status",), ("submit",), ("rerun",), ("compare",), ("analyze",),
                  ("db", "stats"), ("db", "check"), ("db", "repair")]:
         root = typer.main.get_command(app)
         ctx = typer.Context(root)
@@ -188,3 +188,24 @@ def test_unknown_command_suggests_from_the_table(capsys):
     assert main(["qurey"]) == 2
     err = capsys.readouterr().err
     assert "No such command 'qurey'. Did you mean 'query'?" in err and "Traceback" not in err
+
+
+def test_rerun_json_is_the_text_selection(tmp_path, capsys):
+    """``rerun --dry-run --json``: a composition that lost atoms is selected with the same
+    escalation the text shows (time step halved), nothing run."""
+    from amorphdb.campaign import load_campaign
+    from tests.campaign.conftest import tiny_campaign_file
+
+    path = tiny_campaign_file(tmp_path, compositions=["Li2Si2O5", "Li2SiO3"])
+    with AmorphousDB.from_config(load_campaign(path).store_path()) as db:
+        db.record_attempt("tiny", "Li2SiO3", "failed", error="ERROR: Lost atoms: original 36")
+    assert main(["rerun", str(path), "--dry-run"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert main(["rerun", str(path), "--dry-run", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["campaign"] == "tiny" and data["dry_run"] and data["outcome"] == {}
+    [item] = data["compositions"]
+    assert (item["formula"], item["attempt"], item["kind"]) == ("Li2SiO3", 2, "unstable_md")
+    assert item["changes"] == ["timestep 1 → 0.5 fs"] and not item["exhausted"]
+    assert text[0] == "Li2SiO3: attempt 2 (unstable_md): timestep 1 → 0.5 fs"
+    assert not (tmp_path / "runs").exists()

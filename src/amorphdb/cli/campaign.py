@@ -191,12 +191,13 @@ def rerun_command(
     stage: str | None = typer.Option(None, "--stage", help="Substring of the stage reached."),
     dry: bool = typer.Option(False, "--dry-run", help="Show the selection and changes only."),
     store: Path | None = typer.Option(None, "--store", help="Store YAML (overrides the file)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the selection and outcome as JSON."),
 ) -> None:
     """Rerun failed and lost compositions with escalated settings."""
     launcher_enum = parse_launcher(launcher)
     spec = _load(campaign, store)
     console = Console(stderr=True)
-    if launcher_enum in RUN_HERE and not dry:
+    if launcher_enum in RUN_HERE and not dry and not as_json:
         with campaign_progress(spec, console) as display:
             items, outcome = rerun(spec, launcher_enum, formula or None, error, stage,
                                    on_progress=display.on_progress,
@@ -204,7 +205,7 @@ def rerun_command(
     else:
         items, outcome = rerun(spec, launcher_enum, formula or None, error, stage, dry=dry,
                                on_result=_on_result(console))
-    for item in items:
+    for item in [] if as_json else items:
         if item.exhausted:
             typer.echo(f"{item.formula}: failed for good ({item.attempt} attempts, "
                        f"max_attempts {spec.max_attempts})")
@@ -215,7 +216,15 @@ def rerun_command(
                        f"{changes}{reuse}")
     todo = [i for i in items if not i.exhausted]
     verb = "would rerun" if dry else "reran"
-    typer.echo(f"campaign {spec.name}: {verb} {len(todo)} composition(s)")
+    if as_json:
+        typer.echo(json.dumps({"campaign": spec.name, "dry_run": dry, "compositions": [
+            {"formula": i.formula, "attempt": i.attempt, "exhausted": i.exhausted,
+             "kind": i.escalation.kind.value if i.escalation else None,
+             "changes": i.escalation.changes if i.escalation else [],
+             "resumes_from": i.resumes_from} for i in items],
+            "outcome": _jsonable(outcome)}, indent=1))
+    else:
+        typer.echo(f"campaign {spec.name}: {verb} {len(todo)} composition(s)")
     failed = [r for r in outcome.values() if isinstance(r, CompositionResult) and not r.ok]
     for r in failed:
         console.print(f"[red]{r.formula} failed[/red] at {r.stage}: {r.error}")
