@@ -161,7 +161,7 @@ def test_query_json_switch_equals_format_json_and_f_is_formula(store, capsys):
 def test_every_result_printing_command_has_json():
     """The commands that print results for scripts all take ``--json``."""
     for path in [("query",), ("status",), ("submit",), ("rerun",), ("compare",), ("analyze",),
-                 ("db", "stats"), ("db", "check"), ("db", "repair")]:
+                 ("db", "stats"), ("db", "check"), ("db", "repair"), ("ml", "predict")]:
         root = typer.main.get_command(app)
         ctx = typer.Context(root)
         command = root
@@ -209,3 +209,27 @@ def test_rerun_json_is_the_text_selection(tmp_path, capsys):
     assert item["changes"] == ["timestep 1 → 0.5 fs"] and not item["exhausted"]
     assert text[0] == "Li2SiO3: attempt 2 (unstable_md): timestep 1 → 0.5 fs"
     assert not (tmp_path / "runs").exists()
+
+
+def test_ml_predict_json_matches_its_csv(tmp_path, capsys):
+    """``ml predict --json``: the records the ``-o`` CSV holds (a SISSO fit of a synthetic
+    Arrhenius table; Li2O·2SiO2 at 1500 K in domain, a borate outside it)."""
+    import pandas as pd
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ml"))
+    from synthetic_glasses import glass_table
+
+    data, model, new = tmp_path / "g.csv", tmp_path / "m.joblib", tmp_path / "new.csv"
+    glass_table(formers=("SiO2", "GeO2")).to_csv(data, index=False)
+    assert main(["ml", "train", str(data), "--kind", "sisso", "-o", str(model)]) == 0
+    pd.DataFrame({"formula": ["Li2O(SiO2)2", "Li2O(B2O3)2"],
+                  "temperature_K": [1500.0, 1500.0]}).to_csv(new, index=False)
+    assert main(["ml", "predict", str(model), str(new), "-o", str(tmp_path / "p.csv")]) == 0
+    capsys.readouterr()
+    assert main(["ml", "predict", str(model), str(new), "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    table = pd.read_csv(tmp_path / "p.csv")
+    assert [r["in_domain"] for r in records] == [True, False] == table["in_domain"].tolist()
+    assert [r["log10_D"] for r in records] == pytest.approx(table["log10_D"], rel=1e-5)
+    assert records[0]["log10_D"] == pytest.approx(-2.5 - 1.5 * (1 - 4 / 9) * 1000 / 1500,
+                                                  abs=0.15)

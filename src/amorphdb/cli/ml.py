@@ -112,6 +112,7 @@ def predict(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="CSV to write (default: print).")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
 ) -> None:
     """Predict log10 D (cm²/s) with its 90 % interval and the domain flag."""
     from amorphdb.ml import DiffusivityModel
@@ -124,6 +125,8 @@ def predict(
         output.parent.mkdir(parents=True, exist_ok=True)
         out.to_csv(output, index=False, float_format="%.6g")
         typer.echo(f"wrote {output}: {len(out)} predictions")
+    elif as_json:
+        typer.echo(out.to_json(orient="records", indent=1))
     else:
         from rich.console import Console
         from rich.table import Table
