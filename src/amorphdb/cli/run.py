@@ -64,7 +64,9 @@ def results_table(spec: CampaignSpec, species: str = "Li") -> Table:
     for doc in db.find(campaign=spec.name, sort=["formula_reduced", "temperature_K"]):
         d = doc.diffusion.get(species)
         d_text = "—"
-        if d is not None and d.D_cm2_s is not None:
+        if doc.descriptors.get("stage") == "glass":
+            d_text = "— (glass point)"  # the 300 K glass gives the density, not D
+        elif d is not None and d.D_cm2_s is not None:
             d_text = f"{d.D_cm2_s:.2e} ± {d.D_std_cm2_s or 0:.0e}" + ("" if d.reliable else "*")
         arr = arrhenius.get(doc.formula_reduced)
         ea_text = ""
