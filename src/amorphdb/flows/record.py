@@ -109,6 +109,8 @@ def record_temperature(
             "method": volume.get("method"),
             "n_points": len(volume.get("points", [])),
             "pressure_kbar": volume.get("pressure_kbar"),
+            "density_g_cm3": volume.get("density_g_cm3"),
+            "density_sem_g_cm3": volume.get("density_sem_g_cm3"),
             "fit": volume.get("fit", {}),
         }
     descriptors["mean_temperature_K"] = run.mean_temperature_K
