@@ -118,7 +118,11 @@ def test_extxyz_step_key_gives_frames_apart(tmp_path, small):
     ("content", "name", "match"),
     [
         (b"\x00\x01\x02garbage\xff\xfe" * 50, "XDATCAR", "cannot read as xdatcar"),
-        (gzip.compress(b"ITEM: TIMESTEP\n0\n")[:-6], "run.dump.gz", "cannot read as lammps-dump"),
+        (
+            gzip.compress(b"ITEM: TIMESTEP\n0\n", mtime=0)[:-6],
+            "run.dump.gz",
+            "cannot read as lammps-dump",
+        ),
         (
             b"x\n1.0\n1 0 0\n0 1 0\n0 0 1\nLi\n1\nDirect configuration= 1\n0 a 0\n",
             "XDATCAR",
@@ -128,6 +132,8 @@ def test_extxyz_step_key_gives_frames_apart(tmp_path, small):
         (b"3\nLattice=\n", "t.extxyz", "not readable as extxyz"),
         (b"hello\n", "a.weird", "cannot tell the format"),
     ],
+    ids=["garbage-xdatcar", "cut-gzip-dump", "bad-xdatcar-line", "cut-vasprun", "bad-extxyz",
+         "unknown-format"],
 )
 def test_reader_failures_are_one_line(tmp_path, content, name, match):
     p = tmp_path / name
