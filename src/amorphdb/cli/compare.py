@@ -22,7 +22,7 @@ def _cell(value, fmt: str) -> str:
 def _pm(x, s, fmt: str) -> str:
     if x is None:
         return "—"
-    return _cell(x, fmt) + ("" if s is None else f" ± {_cell(s, fmt)}")
+    return _cell(x, fmt) + ("" if s is None else f" ± {_cell(s, fmt.lstrip('+'))}")
 
 
 def print_table(cmp, species: str) -> None:
@@ -51,8 +51,10 @@ def print_table(cmp, species: str) -> None:
             _pm(a.Ea_diff_eV, a.Ea_diff_std_eV, "+.2f") if a else "—",
         )
     Console(width=max(120, 16 * (9 + len(pairs)))).print(table)
-    for p in cmp.points:
+    for p in cmp.points:  # notes on the structure and on the species shown (all in --json)
         for note in p.notes:
+            if note.startswith("D_") and not note.startswith(f"D_{species} "):
+                continue
             typer.echo(f"note: {p.formula} {p.temperature_K:g} K: {note}", err=True)
     for side, keys in (("A", cmp.unmatched_a), ("B", cmp.unmatched_b)):
         if keys:

@@ -183,8 +183,8 @@ def _compare_point(a: dict[str, Any], b: dict[str, Any]) -> tuple[PointCompariso
         rho_a, srho_a = a.get("density_g_cm3"), None
         rho_b, srho_b = b.get("density_g_cm3"), None
     else:
-        rho_a, srho_a = sa.density_g_cm3, sa.density_std_g_cm3
-        rho_b, srho_b = sb.density_g_cm3, sb.density_std_g_cm3
+        rho_a, srho_a = sa.density_g_cm3, sa.density_std_g_cm3 or None  # NVT: σ 0, unknown
+        rho_b, srho_b = sb.density_g_cm3, sb.density_std_g_cm3 or None
         if "total" in sa.rdf and "total" in sb.rdf:
             p.rdf_r2 = rdf_r2(sa.rdf_r_A, sa.rdf["total"], sb.rdf_r_A, sb.rdf["total"])
             for pair in sorted(set(sa.rdf) & set(sb.rdf) - {"total"}):
