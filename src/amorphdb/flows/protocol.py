@@ -1,12 +1,17 @@
-"""Settings of the melt–quench protocol, with MPMorph defaults and their sources.
+"""Settings of the melt–quench protocol, with their defaults and sources.
 
-Sources (``shared/reference/mpmorph_protocol.md``): ~100 atoms per cell and packmol
-tolerance 2.0 Å (§1); volume equilibration with NVT runs at V × 0.8/1.0/1.2, 2000
-steps each, pressure averaged over the second half, |P| < 5 kbar (§3); melt at
-5000 K (§4, MPMorph-vc ``aimd_temp=5000``); production 10 000 steps (§4,
-``target_steps``); anneal temperatures 1000–2500 K in 500 K steps (the hold
-temperatures of MPMorph's slow quench, §5, and the multi-temperature subset of the
-ab initio amorphous database, Zheng et al. 2024).
+MPMorph values, as found in the public code of materialsproject/mpmorph
+(``mpmorph/runners/amorphous_maker.py``, ``mpmorph/workflows/converge.py``, the
+``feature/vasp-converge`` branch for ``aimd_temp=5000``) and atomate2
+(``common/jobs/mpmorph.py``, ``EquilibriumVolumeMaker``): ~100 atoms per cell and
+packmol tolerance 2.0 Å; volume equilibration with NVT runs at several volumes,
+2000 steps each, pressure averaged over the second half, |P| < 5 kbar; melt at
+5000 K; production 10 000 steps; anneal temperatures 1000–2500 K in 500 K steps
+(the hold temperatures of MPMorph's slow quench, and the multi-temperature subset
+of the ab initio amorphous database, Zheng et al., npj Comput. Mater. 2024,
+arXiv:2402.00177). amorphdb departs from MPMorph where measured: the default is the
+glass path (NPT cooling at a stated rate) and the volume scan is ±10 %
+(``docs/protocol.md`` gives the measurements).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Volume equilibration at a temperature: NVT runs at several volumes, P(V) fit, rescale.
 
 The MPMorph scheme (``mpmorph/workflows/converge.py``, atomate2
-``EquilibriumVolumeMaker``; facts in ``shared/reference/mpmorph_protocol.md`` §3):
+``EquilibriumVolumeMaker``, public repositories materialsproject/mpmorph and
+materialsproject/atomate2):
 
 1. NVT runs at the starting volume × ``scale_factors`` (default 0.8, 1.0, 1.2);
    the pressure of each is its mean over the second half of the run.
