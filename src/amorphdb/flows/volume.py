@@ -4,8 +4,9 @@ The MPMorph scheme (``mpmorph/workflows/converge.py``, atomate2
 ``EquilibriumVolumeMaker``, public repositories materialsproject/mpmorph and
 materialsproject/atomate2):
 
-1. NVT runs at the starting volume × ``scale_factors`` (default 0.8, 1.0, 1.2);
-   the pressure of each is its mean over the second half of the run.
+1. NVT runs at the starting volume × ``scale_factors`` (MPMorph: 0.8, 1.0, 1.2;
+   amorphdb's default 0.9, 1.0, 1.1); the pressure of each is its mean over the second
+   half of the run.
 2. A Birch–Murnaghan P(V) fit (:func:`amorphdb.flows.eos.fit_pv`) of every point so
    far gives V_eq; an NVT run at V_eq checks it.
 3. When that run's |P − P_target| < ``pressure_tolerance_kbar`` (5 kbar) the volume is
