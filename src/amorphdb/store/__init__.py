@@ -4,7 +4,13 @@
 ``open_database`` gives :class:`~amorphdb.store.database.AmorphousDB`, the query and write
 API over the ``amorphous``, ``arrhenius`` and ``campaigns`` collections on the same back end.
 See ``docs/database.md``.
+
+Importing this package is light (no maggma, jobflow, pandas, scipy or pymatgen; those are
+imported where used): ``StoredTrajectory`` and ``prepare_trajectory`` (which need the
+analysis package) are loaded on first access.
 """
+
+from typing import Any
 
 from amorphdb.store.config import (
     STORE_ENV_VAR,
@@ -24,7 +30,22 @@ from amorphdb.store.schemas import (
     ResultState,
     TrajectoryRef,
 )
-from amorphdb.store.trajectory import StoredTrajectory, prepare_trajectory
+
+#: public names served lazily: name -> module
+_LAZY = {
+    "StoredTrajectory": "amorphdb.store.trajectory",
+    "prepare_trajectory": "amorphdb.store.trajectory",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the lazily served public names (:data:`_LAZY`) on first access."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "STORE_ENV_VAR",

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from maggma.stores import MontyStore
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from amorphdb.errors import ConfigError, StoreError
@@ -359,7 +358,7 @@ class StoreConfig(BaseModel):
 
                 return FileBlobStore(self.path.expanduser().resolve() / "blobs")
             # use_bson: pymongo's BSON (binary payloads as bytes, same codec as MongoDB)
-            return LockedMontyStore(
+            return _locked_monty_store_class()(
                 collection,
                 database_path=str(self.path.expanduser().resolve()),
                 database_name=self.database,
@@ -392,21 +391,44 @@ class StoreConfig(BaseModel):
         )
 
 
-class LockedMontyStore(MontyStore):
-    """maggma ``MontyStore`` whose ``connect`` is serialised across processes.
+def _locked_monty_store_class() -> type:
+    """:class:`LockedMontyStore`, built on first use so importing this module does not
+    import maggma (~0.5 s of CPU; see the Store section of docs/benchmarks.md)."""
+    global _LOCKED_MONTY_STORE
+    if _LOCKED_MONTY_STORE is None:
+        from maggma.stores import MontyStore
 
-    maggma rewrites montydb's ``monty.storage.cfg`` on every ``connect`` (a montydb
-    workaround) and montydb reads it back when the client starts; parallel worker
-    processes opening the same folder can read a half-written file and fail
-    ("No module named 'montydb.storage.'"). An exclusive ``flock`` on
-    ``<folder>/.amorphdb.lock`` around ``connect`` removes the race; reads and writes
-    afterwards are not locked (SQLite handles those).
-    """
+        class LockedMontyStore(MontyStore):
+            """maggma ``MontyStore`` whose ``connect`` is serialised across processes.
 
-    def connect(self, force_reset: bool = False) -> None:
-        """Connect under an exclusive file lock (POSIX; unlocked elsewhere)."""
-        with _folder_lock(Path(self.database_path)):
-            super().connect(force_reset=force_reset)
+            maggma rewrites montydb's ``monty.storage.cfg`` on every ``connect`` (a montydb
+            workaround) and montydb reads it back when the client starts; parallel worker
+            processes opening the same folder can read a half-written file and fail
+            ("No module named 'montydb.storage.'"). An exclusive ``flock`` on
+            ``<folder>/.amorphdb.lock`` around ``connect`` removes the race; reads and
+            writes afterwards are not locked (SQLite handles those).
+            """
+
+            def connect(self, force_reset: bool = False) -> None:
+                """Connect under an exclusive file lock (POSIX; unlocked elsewhere)."""
+                with _folder_lock(Path(self.database_path)):
+                    super().connect(force_reset=force_reset)
+
+        # picklable and MSON-serialisable by name (resolved through __getattr__ below)
+        LockedMontyStore.__module__ = __name__
+        LockedMontyStore.__qualname__ = "LockedMontyStore"
+        _LOCKED_MONTY_STORE = LockedMontyStore
+    return _LOCKED_MONTY_STORE
+
+
+_LOCKED_MONTY_STORE: type | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy module attribute ``LockedMontyStore`` (imports maggma on first access)."""
+    if name == "LockedMontyStore":
+        return _locked_monty_store_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @contextlib.contextmanager

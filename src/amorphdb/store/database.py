@@ -50,8 +50,6 @@ from amorphdb.store.schemas import (
     reduced_formula,
     utcnow,
 )
-from amorphdb.store.snapshot import Snapshot
-from amorphdb.store.trajectory import trajectory_from_payload
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -59,6 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Structure
 
     from amorphdb.analysis import Trajectory
+    from amorphdb.store.snapshot import Snapshot
 
 #: jobflow job names whose outputs :meth:`AmorphousDB.build_from_job_store` collects
 RECORD_TEMPERATURE_JOB = "record_temperature"
@@ -83,6 +82,10 @@ INDEXED_SPECIES = ["Li", "Na", "K", "Mg", "Ca", "Ag", "Cu", "H", "F", "O"]
 _TIMESTAMPS = ("created_at", "updated_at")
 #: longest ``$in`` list sent to montydb (its ``$in`` is O(n_docs x n_values) in Python)
 _MAX_IN = 20
+
+
+#: the collections AmorphousDB keeps (attribute names of ``CollectionNames``)
+_COLLECTIONS = ("amorphous", "arrhenius", "campaigns", "structures", "meta", "heartbeats")
 
 
 def _duplicate_key_errors() -> tuple[type[Exception], ...]:
@@ -136,14 +139,11 @@ class AmorphousDB:
 
     def __init__(self, config: StoreConfig, store_factory: Any = None) -> None:
         self.config = config
-        names = config.collections
-        make = store_factory or config.make_store
-        self.amorphous_store = make(names.amorphous)
-        self.arrhenius_store = make(names.arrhenius)
-        self.campaigns_store = make(names.campaigns)
-        self.structures_store = make(names.structures)
-        self.meta_store = make(names.meta)
-        self.heartbeats_store = make(names.heartbeats)
+        self._make = store_factory or config.make_store
+        #: maggma stores by collection, built and connected on first use (embedded: a
+        #: snapshot query needs none of them, so maggma is not even imported)
+        self._maggma: dict[str, Any] | None = None
+        self._opened = False
         #: collections the store had and lost, recreated empty by ``repair=True``
         self.lost_collections: list[str] = []
         #: campaign bookkeeping (attempts, claims, heartbeats): :mod:`amorphdb.store.campaigns`
@@ -177,9 +177,7 @@ class AmorphousDB:
         tolerate
             Open a damaged store without changing anything (``amorphdb db check``).
         """
-        from jobflow import JobStore
-
-        if isinstance(config_or_path, JobStore):
+        if _is_job_store(config_or_path):
             return cls.from_job_store(config_or_path, must_exist=must_exist, repair=repair)
         if config_or_path is None:
             from amorphdb.store.config import jobflow_job_store
@@ -239,8 +237,21 @@ class AmorphousDB:
         return db
 
     def connect(self) -> None:
-        """Connect the stores and create indexes (idempotent)."""
+        """Connect the stores and create indexes (idempotent).
+
+        On the embedded store the maggma/montydb stores are opened on first use
+        (:meth:`_coll`): the folder was already checked by ``StoreConfig.check`` and a
+        query answered by the snapshot reads SQLite directly (:mod:`.embedded`).
+        """
         if self._connected:
+            return
+        self._connected = True
+        if self.config.type is not StoreType.EMBEDDED:
+            self._open_stores()
+
+    def _open_stores(self) -> None:
+        """Build and connect the maggma stores (once), then create indexes."""
+        if self._opened:
             return
         try:
             for store in self._stores():
@@ -250,14 +261,16 @@ class AmorphousDB:
                 f"cannot open the store at {self.config.address}: {exc}; "
                 "check the store file (docs/database.md)"
             ) from None
-        self._connected = True
+        self._opened = True
         self.ensure_indexes()
 
     def close(self) -> None:
         """Close the stores."""
-        for store in self._stores():
-            with contextlib.suppress(Exception):
-                store.close()
+        if self._opened:
+            for store in self._stores():
+                with contextlib.suppress(Exception):
+                    store.close()
+        self._opened = False
         for coll in self._embedded_colls.values():
             coll.close()
         if self._job_store is not None:
@@ -272,29 +285,20 @@ class AmorphousDB:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _stores(self):
-        return (
-            self.amorphous_store,
-            self.arrhenius_store,
-            self.campaigns_store,
-            self.structures_store,
-            self.meta_store,
-            self.heartbeats_store,
-        )
+    def _stores(self) -> tuple[Any, ...]:
+        if self._maggma is None:
+            names = self.config.collections
+            self._maggma = {c: self._make(getattr(names, c)) for c in _COLLECTIONS}
+        return tuple(self._maggma.values())
 
     def _coll(self, collection: str):
         self.connect()
-        store = {
-            "amorphous": self.amorphous_store,
-            "arrhenius": self.arrhenius_store,
-            "campaigns": self.campaigns_store,
-            "structures": self.structures_store,
-            "meta": self.meta_store,
-            "heartbeats": self.heartbeats_store,
-        }[collection]
+        self._open_stores()
+        self._stores()
+        assert self._maggma is not None
         # maggma has no public accessor for the pymongo(-compatible) Collection its
         # stores wrap; find_one/insert_one/replace_one with filters need it
-        return store._collection
+        return self._maggma[collection]._collection
 
     def _embedded(self, collection: str) -> EmbeddedCollection:
         """O(1) atomic by-key access to an embedded collection (:mod:`.embedded`)."""
@@ -415,9 +419,28 @@ class AmorphousDB:
             meta = self._embedded("meta").get("amorphous") or {}
         token = meta.get("token")
         if self._snapshot is None or self._snapshot.token != token or token is None:
-            # token first, then the scan: a write in between only causes one more reload
-            self._snapshot = Snapshot.build(token, list(self._coll("amorphous").find({})))
+            self._snapshot = self._load_snapshot(token)
         return self._snapshot
+
+    def _load_snapshot(self, token: str | None) -> Snapshot:
+        """The persisted column snapshot if still valid, else one built by a scan (and
+        persisted for the next process; :mod:`.snapshot`)."""
+        from amorphdb.store import snapshot
+
+        coll = self._embedded("amorphous")
+        folder = self.config.path.expanduser()
+        # token and file stamp first, then the scan: a write in between only causes one
+        # more reload, never a stale snapshot under a current stamp
+        stamp = snapshot.file_stamp(coll.path)
+        found = snapshot.load_columns(folder, token, stamp, coll.get_many)
+        if found is not None:
+            return found
+        with read_errors(self.config.address):
+            docs = coll.all()
+        built = snapshot.Snapshot.build(token, docs)
+        if token is not None:
+            snapshot.save_columns(built, folder, stamp)
+        return built
 
     def _snapshot_find(
         self, query: AmorphousQuery, sort: dict[str, int] | None, limit: int
@@ -700,7 +723,8 @@ class AmorphousDB:
         snap = self._current_snapshot()
         if snap is not None:
             i = snap.by_id.get(key)
-            return None if i is None else AmorphousDoc.from_mongo(snap.docs[i])
+            found = [] if i is None else snap.documents([i])
+            return AmorphousDoc.from_mongo(found[0]) if found else None
         doc = self._coll("amorphous").find_one({"_id": key})
         return AmorphousDoc.from_mongo(doc) if doc else None
 
@@ -764,8 +788,13 @@ class AmorphousDB:
             return {}
         out: dict[tuple, dict[str, Any]] = {}
         formulas = sorted({f for _, f in pairs})
-        crit = {"formula_reduced": {"$in": formulas}} if len(formulas) <= _MAX_IN else {}
-        for a in self._coll("arrhenius").find(crit):
+        if self.config.type is StoreType.EMBEDDED:  # one SQLite read; montydb has no index
+            with read_errors(self.config.address):
+                found: Iterable[dict[str, Any]] = self._embedded("arrhenius").all()
+        else:
+            crit = {"formula_reduced": {"$in": formulas}} if len(formulas) <= _MAX_IN else {}
+            found = self._coll("arrhenius").find(crit)
+        for a in found:
             pair = (a["campaign"], a["formula_reduced"])
             if pair in pairs:
                 out.setdefault(pair, {})[f"Ea_{a['species']}"] = a.get("Ea_eV")
@@ -818,6 +847,8 @@ class AmorphousDB:
             An :class:`AmorphousDoc`, a stored document dict, a key string, or filters
             for :meth:`find` (dict) matching exactly one summary.
         """
+        from amorphdb.store.trajectory import trajectory_from_payload
+
         doc = self._resolve_one(doc_or_query)
         ref = doc.trajectory
         if ref is None:
@@ -893,6 +924,15 @@ class AmorphousDB:
             "campaigns_by_state": dict(camp_state.most_common()),
             "address": self.config.address,
         }
+
+
+def _is_job_store(obj: object) -> bool:
+    """Whether ``obj`` is a jobflow ``JobStore``, without importing jobflow (~0.5 s): an
+    instance can only exist once jobflow is imported."""
+    import sys
+
+    jobflow = sys.modules.get("jobflow")
+    return jobflow is not None and isinstance(obj, jobflow.JobStore)
 
 
 def damaged_files(config: StoreConfig, *, raise_first: bool = False) -> dict[str, str]:

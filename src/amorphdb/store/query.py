@@ -10,9 +10,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymatgen.core.periodic_table import Element
-
-from amorphdb.analysis.descriptors import QUERYABLE as DESCRIPTOR_FIELDS
 from amorphdb.errors import StoreError
 from amorphdb.store.schemas import ResultState, chemsys_of, reduced_formula
 
@@ -44,10 +41,24 @@ SPECIES_FIELDS: dict[str, str] = {"D_std": "D_std_cm2_s", "D": "D_cm2_s", "Ea_st
 DEFAULT_FIELDS = ["formula_reduced", "temperature_K", "density_g_cm3", "state", "campaign"]
 
 
+def _is_element(symbol: str) -> bool:
+    """pymatgen's element check, imported on first use (keeps ``import amorphdb.store`` light)."""
+    from pymatgen.core.periodic_table import Element
+
+    return Element.is_valid_symbol(symbol)
+
+
+def _descriptor_fields() -> tuple[str, ...]:
+    """Queryable structure-descriptor names (imported on first use: pulls in scipy)."""
+    from amorphdb.analysis.descriptors import QUERYABLE
+
+    return QUERYABLE
+
+
 def parse_element(symbol: str) -> str:
     """Validate an element symbol (``Li``), raising :class:`StoreError` if unknown."""
     sym = symbol.strip()
-    if not Element.is_valid_symbol(sym):
+    if not _is_element(sym):
         raise StoreError(f"unknown element '{symbol}'; use symbols like Li, O, Si")
     return sym
 
@@ -68,13 +79,13 @@ def resolve_field(name: str) -> str:
     """
     if name in SCALAR_FIELDS:
         return SCALAR_FIELDS[name]
-    if name.split(".")[0] in DESCRIPTOR_FIELDS:  # structure descriptors: cn.Si-O, qn.Si.Q4
-        return f"descriptors.structure.{name}"
-    for prefix, sub in SPECIES_FIELDS.items():
+    for prefix, sub in SPECIES_FIELDS.items():  # before descriptors: no names in common
         if name.startswith(prefix + "_"):
             species = name[len(prefix) + 1 :]
-            if Element.is_valid_symbol(species):
+            if _is_element(species):
                 return f"diffusion.{species}.{sub}" if sub else ""
+    if name.split(".")[0] in _descriptor_fields():  # structure descriptors: cn.Si-O, qn.Si.Q4
+        return f"descriptors.structure.{name}"
     known = ", ".join(
         [*SCALAR_FIELDS, "D_<El>", "D_std_<El>", "Ea_<El>", "Ea_std_<El>", "cn.<El>-<El>",
          "n4.<El>", "qn.<El>.Q<n>", "rdf_peak_A.<El>-<El>", "packing_fraction"]

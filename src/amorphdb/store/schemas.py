@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pymatgen.core import Composition, Structure
+
+if TYPE_CHECKING:  # pymatgen is imported where structures are built (light store import)
+    from pymatgen.core import Composition, Structure
 
 #: bump when a stored field changes meaning; readers accept older versions explicitly
 SCHEMA_VERSION = 1
@@ -303,6 +305,8 @@ class AmorphousDoc(_Doc):
 
     def get_structure(self) -> Structure | None:
         """Final structure as a pymatgen ``Structure`` (None if not stored)."""
+        from pymatgen.core import Structure
+
         return Structure.from_dict(self.structure) if self.structure else None
 
 
