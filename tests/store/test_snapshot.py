@@ -8,6 +8,7 @@ from store_factories import make_amorphous, make_arrhenius
 
 from amorphdb.store import StoreConfig
 from amorphdb.store.database import AmorphousDB
+from amorphdb.store.snapshot import CACHE_FILE
 
 SYSTEMS = [
     {"Li": 4, "Si": 4, "O": 10},
@@ -111,4 +112,62 @@ def test_store_without_token_gets_one(tmp_path):
     assert snap is not None and snap.token is not None
     db.find(chemsys="Li-O")
     assert db._snapshot is snap  # no reload without writes
+    db.close()
+
+
+# ---------------------------------------------------------------- persisted columns
+def _same_answers(got_db, want_db, query, sort):
+    got = [d["_id"] for d in got_db.find_raw(sort=sort, **query)]
+    want = [d["_id"] for d in want_db.find_raw(sort=sort, **query)]
+    if sort is None or "D_Li" not in sort:  # ties/natural order are not in the contract
+        got, want = sorted(got), sorted(want)
+    assert got == want
+    assert got_db.count(**query) == want_db.count(**query)
+    got5 = [d["_id"] for d in got_db.find_raw(limit=5, sort=sort, **query)]
+    want5 = [d["_id"] for d in want_db.find_raw(limit=5, sort=sort, **query)]
+    assert got5 == want5 if sort and "D_Li" in sort else len(got5) == len(want5)
+
+
+@pytest.fixture
+def cached(pair, tmp_path):
+    """A new AmorphousDB (as a new process would open it) after ``fast`` persisted."""
+    fast, slow = pair
+    fast.count()  # builds the snapshot from the documents and persists its columns
+    assert (tmp_path / "db" / CACHE_FILE).is_file()
+    db = AmorphousDB.from_config(StoreConfig(path=tmp_path / "db"))
+    db.count()
+    assert db._snapshot is not None and db._snapshot.docs is None  # columns, no documents
+    yield db, slow
+    db.close()
+
+
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("sort", SORTS)
+def test_persisted_snapshot_matches_store_evaluation(cached, query, sort):
+    db, slow = cached
+    _same_answers(db, slow, query, sort)
+    # documents come back whole, decoded by key, identical to montydb's
+    want = {d["_id"]: d for d in slow.find_raw(**query)}
+    for doc in db.find_raw(**query):
+        assert doc == want[doc["_id"]]
+
+
+def test_persisted_snapshot_ignored_after_write_bypassing_token(cached, tmp_path):
+    db, slow = cached
+    n = db.count()
+    victim = next(iter(db.find_raw(limit=1)))["_id"]
+    slow._coll("amorphous").delete_one({"_id": victim})  # montydb itself: no token bump
+    fresh = AmorphousDB.from_config(StoreConfig(path=tmp_path / "db"))
+    assert fresh.count() == n - 1  # the file stamp changed: rebuilt from the documents
+    assert fresh.get(victim) is None
+    assert fresh._snapshot.docs is not None
+    fresh.close()
+
+
+def test_persisted_snapshot_survives_garbage(pair, tmp_path):
+    _fast, slow = pair
+    n = slow.count()
+    (tmp_path / "db" / CACHE_FILE).write_bytes(b"not an npz")
+    db = AmorphousDB.from_config(StoreConfig(path=tmp_path / "db"))
+    assert db.count() == n
     db.close()
