@@ -58,6 +58,9 @@ class OptimizationState:
                 json.dump(self.as_dict(), fh, indent=1, allow_nan=True)
                 fh.flush()
                 os.fsync(fh.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a state file is shared data
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
