@@ -358,7 +358,13 @@ class StoreConfig(BaseModel):
 
                 return FileBlobStore(self.path.expanduser().resolve() / "blobs")
             # use_bson: pymongo's BSON (binary payloads as bytes, same codec as MongoDB)
-            return _locked_monty_store_class()(
+            # jobflow's job documents: by (uuid, index) without scans (:mod:`.jobdocs`)
+            cls = (
+                _job_docs_store_class()
+                if collection == self.collections.outputs
+                else _locked_monty_store_class()
+            )
+            return cls(
                 collection,
                 database_path=str(self.path.expanduser().resolve()),
                 database_name=self.database,
@@ -422,12 +428,28 @@ def _locked_monty_store_class() -> type:
 
 
 _LOCKED_MONTY_STORE: type | None = None
+_JOB_DOCS_STORE: type | None = None
+
+
+def _job_docs_store_class() -> type:
+    """:class:`JobDocsMontyStore` (see :mod:`amorphdb.store.jobdocs`), built on first use."""
+    global _JOB_DOCS_STORE
+    if _JOB_DOCS_STORE is None:
+        from amorphdb.store.jobdocs import keyed_job_docs_class
+
+        _JOB_DOCS_STORE = keyed_job_docs_class(_locked_monty_store_class())
+        _JOB_DOCS_STORE.__module__ = __name__
+        _JOB_DOCS_STORE.__qualname__ = "JobDocsMontyStore"
+    return _JOB_DOCS_STORE
 
 
 def __getattr__(name: str) -> Any:
-    """Lazy module attribute ``LockedMontyStore`` (imports maggma on first access)."""
+    """Lazy module attributes ``LockedMontyStore`` and ``JobDocsMontyStore`` (maggma is
+    imported on first access)."""
     if name == "LockedMontyStore":
         return _locked_monty_store_class()
+    if name == "JobDocsMontyStore":
+        return _job_docs_store_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

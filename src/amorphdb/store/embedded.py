@@ -172,6 +172,31 @@ class EmbeddedCollection:
             raise self._fail(exc) from None
         return out
 
+    def keys_outside(self, lo: Any, hi: Any) -> bool:
+        """Whether any document's ``_id`` encodes outside ``[lo, hi)`` (montydb's key
+        encoding, compared as bytes). Two primary-key range seeks, nothing decoded."""
+        try:
+            con = self._connect()
+            below = con.execute(f"SELECT 1 FROM {TABLE} WHERE k < ? LIMIT 1", (_key(lo),))
+            if below.fetchone() is not None:
+                return True
+            above = con.execute(f"SELECT 1 FROM {TABLE} WHERE k >= ? LIMIT 1", (_key(hi),))
+            return above.fetchone() is not None
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from None
+
+    def key_range(self, lo: Any, hi: Any) -> list[dict[str, Any]]:
+        """Documents whose encoded ``_id`` lies in ``[lo, hi]`` (one primary-key range
+        read). For string ids of equal length the encoding orders like the text."""
+        try:
+            rows = self._connect().execute(
+                f"SELECT v FROM {TABLE} WHERE k >= ? AND k <= ? ORDER BY k",
+                (_key(lo), _key(hi)),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from None
+        return [_decode(row[0], self.path) for row in rows]
+
     def all(self) -> list[dict[str, Any]]:
         """Every document, in montydb's own scan order (its ``SELECT v FROM documents``).
 
