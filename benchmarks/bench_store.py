@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_store.py                 # full: 10 000 docs, 100 traj
     .venv/bin/python benchmarks/bench_store.py --scale         # 25 000 docs, 2 500 small traj
+    .venv/bin/python benchmarks/bench_store.py --jobdocs       # job documents at 500 and 2 000
     .venv/bin/python benchmarks/bench_store.py --n-docs 1000 --n-traj 5 --n-frames 2000
     .venv/bin/python benchmarks/bench_store.py --store configs/store-mongodb.yaml
 
@@ -450,9 +451,66 @@ def _scale_trajectories(args: argparse.Namespace, tmp: Path) -> dict:
     return out
 
 
+def jobdocs(sizes: tuple[int, ...] = (500, 2000), repeats: int = 10) -> dict:
+    """jobflow job documents on the embedded store: keyed (``JobDocsMontyStore``, by
+    primary key) against maggma's ``MontyStore`` (montydb scans), at two collection sizes.
+
+    Times (median of ``repeats``, ms) ``JobStore.update`` of one new job document (what a
+    finished job does) and ``JobStore.get_output(uuid)`` (what a reference resolution
+    does). A scan-free path has a large/small ratio near 1; a scan grows with the size.
+    """
+    from jobflow import JobStore
+    from jobflow.utils import suid
+
+    from amorphdb.store.config import _locked_monty_store_class
+
+    out: dict = {"sizes": list(sizes)}
+    tmp = Path(tempfile.mkdtemp(prefix="bench-jobdocs-"))
+    for label in ("keyed", "montydb"):
+        for n in sizes:
+            cfg = StoreConfig(path=tmp / f"{label}-{n}")
+            if label == "keyed":
+                js = open_job_store(cfg)
+            else:
+                cfg.check()
+                js = JobStore(_locked_monty_store_class()(
+                    "outputs", database_path=str(cfg.path.resolve()),
+                    database_name=cfg.database, storage="sqlite",
+                    storage_kwargs={"use_bson": True, "mongo_version": "4.0"}))  # fmt: skip
+            js.connect()
+            docs = [_job_doc(i, {"n": i}) for i in range(n)]
+            js.docs_store.update(docs, key=["uuid", "index"])
+            writes, reads = [], []
+            for i in range(repeats):
+                doc = {**_job_doc(n + i, {"n": i}), "uuid": suid()}
+                t0 = time.perf_counter()
+                js.update(doc, key=["uuid", "index"])
+                writes.append((time.perf_counter() - t0) * 1000)
+                t0 = time.perf_counter()
+                assert js.get_output(docs[(i * 37) % n]["uuid"])["n"] == (i * 37) % n
+                reads.append((time.perf_counter() - t0) * 1000)
+            out[f"{label}_{n}"] = {"write_ms": statistics.median(writes),
+                                   "read_ms": statistics.median(reads)}  # fmt: skip
+            js.close()
+            r = out[f"{label}_{n}"]
+            print(f"  job documents ({label}, {n} stored): write one {r['write_ms']:.2f} ms, "
+                  f"get_output {r['read_ms']:.2f} ms", flush=True)  # fmt: skip
+        lo, hi = out[f"{label}_{sizes[0]}"], out[f"{label}_{sizes[-1]}"]
+        out[f"{label}_ratio"] = {k: hi[k] / lo[k] for k in ("write_ms", "read_ms")}
+        print(f"  {label}: {sizes[-1]}/{sizes[0]} time ratio write "
+              f"{out[f'{label}_ratio']['write_ms']:.1f}, read "
+              f"{out[f'{label}_ratio']['read_ms']:.1f}", flush=True)  # fmt: skip
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
 if __name__ == "__main__":
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if "--scale" in sys.argv[1:]:
+    if "--jobdocs" in sys.argv[1:]:
+        jobdocs()
+    elif "--scale" in sys.argv[1:]:
         p = argparse.ArgumentParser(description="issue 12 scale benchmark")
         p.add_argument("--scale", action="store_true")
         p.add_argument("--n-docs", type=int, default=25_000)
