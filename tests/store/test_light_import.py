@@ -67,3 +67,13 @@ def test_summary_query_imports_no_heavy_packages(tmp_path):
     assert (first["cached"], second["cached"]) == (False, True)
     for result in (first, second):
         assert not set(result["modules"]) & set(NOT_IMPORTED), result["modules"]
+
+
+def test_element_check_answers_as_pymatgen():
+    """The light element check (ASE's table first) gives pymatgen's answer everywhere."""
+    from pymatgen.core.periodic_table import Element
+
+    from amorphdb.store.query import _is_element
+
+    symbols = [e.symbol for e in Element] + ["D", "T", "X", "Xx", "li", "LI", "", "Uue"]
+    assert [_is_element(s) for s in symbols] == [Element.is_valid_symbol(s) for s in symbols]
