@@ -56,7 +56,8 @@ def results_table(spec: CampaignSpec, species: str = "Li") -> Table:
     )
     for column in ("formula", "T (K)", "ρ (g/cm³)", "P (kbar)", f"D_{species} (cm²/s)",
                    "network", f"Ea_{species} (eV) ± σ (±σ·√χ²)"):
-        table.add_column(column, justify="left" if column == "formula" else "right")
+        table.add_column(column, justify="left" if column == "formula" else "right",
+                         no_wrap=column in ("formula", "T (K)"))
     arrhenius = {
         d.formula_reduced: d for d in db.find_arrhenius(campaign=spec.name, species=species)
     }
