@@ -160,3 +160,29 @@ def test_failed_composition_exits_1_after_the_summary(tmp_path, capsys):
     assert "Traceback" not in err
     record = open_database(tmp_path / "store.yaml").get_campaign("tiny", "Li2Si2O5")
     assert record.state == "failed" and record.last_error
+
+
+@pytest.mark.slow
+def test_two_concurrent_runs_compute_each_composition_once(tmp_path):
+    """Two ``amorphdb run`` processes of one campaign at once: claims split the work, every
+    composition runs once, and the store holds one copy of every job document and summary."""
+    from tests.campaign.conftest import TINY_PROTOCOL as SHORT
+
+    path = tiny_campaign_file(tmp_path, protocol=SHORT, compositions=["Li2Si2O5", "Li2SiO3"])
+    cmd = [sys.executable, "-m", "amorphdb", "run", str(path)]
+    procs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=1800) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
+    assert all("Traceback" not in err for _, err in outs)
+    db = open_database(tmp_path / "store.yaml")
+    docs = db.job_store.docs_store
+    for formula in ("Li2Si2O5", "Li2SiO3"):
+        record = db.get_campaign("tiny", formula)
+        assert [a.state for a in record.attempts] == ["completed"]  # one attempt, one winner
+    assert docs.count({"name": {"$regex": "^pack "}}) == 2  # each composition packed once
+    # no job document stored twice
+    keys = [(d["uuid"], d["index"]) for d in docs.query({}, properties=["uuid", "index"])]
+    assert len(keys) == len(set(keys))
+    summaries = [(d.formula, d.temperature_K) for d in db.find(campaign="tiny")]
+    assert len(summaries) == len(set(summaries)) and len(summaries) >= 2 * 3
