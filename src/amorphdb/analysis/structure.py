@@ -253,17 +253,22 @@ def rdf(
     )
 
 
-def first_minimum(r: np.ndarray, g: np.ndarray, smooth_A: float = 0.1) -> float:
-    """Position of the first minimum after the first peak of g(r), Å."""
-    dr = r[1] - r[0]
-    k = max(1, round(smooth_A / dr))
+def _smoothed_first_peak(r: np.ndarray, g: np.ndarray, smooth_A: float) -> tuple[np.ndarray, int]:
+    """g box-smoothed over ``smooth_A`` (Å) and the index of its first maximum (the first
+    point above half the highest value, climbed to the top)."""
+    k = max(1, round(smooth_A / (r[1] - r[0])))
     gs = np.convolve(g, np.ones(k) / k, mode="same")
     if not np.any(gs > 0):
         raise AnalysisError("the RDF is zero everywhere; increase r_max or give a cut-off")
     peak = int(np.argmax(gs > 0.5 * gs.max()))
-    # climb to the first maximum
     while peak + 1 < len(gs) and gs[peak + 1] >= gs[peak]:
         peak += 1
+    return gs, peak
+
+
+def first_minimum(r: np.ndarray, g: np.ndarray, smooth_A: float = 0.1) -> float:
+    """Position of the first minimum after the first peak of g(r), Å."""
+    gs, peak = _smoothed_first_peak(r, g, smooth_A)
     # descend to the first minimum
     m = peak
     while m + 1 < len(gs) and gs[m + 1] < gs[m]:
@@ -287,13 +292,7 @@ def first_shell_cutoff(
     ``smooth_A`` first (this also merges split crystal shells, e.g. Si–O 1.59/1.68 Å).
     """
     dr = r[1] - r[0]
-    k = max(1, round(smooth_A / dr))
-    gs = np.convolve(g, np.ones(k) / k, mode="same")
-    if not np.any(gs > 0):
-        raise AnalysisError("the RDF is zero everywhere; increase r_max or give a cut-off")
-    start = int(np.argmax(gs > 0.5 * gs.max()))
-    while start + 1 < len(gs) and gs[start + 1] >= gs[start]:
-        start += 1
+    gs, start = _smoothed_first_peak(r, g, smooth_A)
     stop = min(len(gs), start + max(2, round(window_A / dr)) + 1)
     seg = gs[start:stop]
     low = seg.min()
