@@ -22,9 +22,6 @@ from amorphdb.campaign.spec import CampaignSpec
 from amorphdb.errors import ConfigError
 from amorphdb.flows.resume import ResumePoint
 
-#: stage of a job, from its name (first matching prefix/substring)
-STAGES = ("pack", "record", "volume", "fit", "melt", "anneal", "cool")
-
 
 def stage_of(job_name: str) -> str:
     """Resource stage of a job name: pack, volume, melt, anneal or record."""
