@@ -178,10 +178,6 @@ class _Doc(BaseModel):
             parts.append(key_temperature(value) if name == "temperature_K" else str(value))
         return "|".join(parts)
 
-    def key_filter(self) -> dict[str, Any]:
-        """MongoDB filter selecting this document by its key."""
-        return {"_id": self.key()}
-
     def to_mongo(self) -> dict[str, Any]:
         """JSON/BSON-ready dict with ``_id`` = :meth:`key` (datetimes stay datetimes)."""
         data = self.model_dump(mode="python")
