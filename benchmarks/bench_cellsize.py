@@ -1,0 +1,322 @@
+"""σ(D_Li) against cell size and run length, on the glass path of the demo.
+
+For each composition, cell size (~60, ~120, ~240 atoms) and packing seed: pack at
+2.35 g/cm³, melt 5 ps at 3000 K (NVT), ramp to 2500 K (NVT, 2 ps), then cool under NPT
+at P = 0 (LAMMPS, Pedone 2006, 10 Å short-range cut-off, the demo's engine settings)
+through each anneal temperature (``schedules.glass_path_stages``, the demo's 10 K/ps
+by default). At each anneal temperature: a 5 ps NPT hold, the cell rescaled to the
+mean volume of its second half, then one NVT production. D_Li and its σ come from
+``amorphdb.analysis.diffusion.diffusivity`` (automatic window, ``auto`` σ: the
+standard error over Li atoms unless the block spread is larger) for the first 10,
+20, 40 (and 80) ps of the same production; the spread of D_Li over independent
+packing seeds at one size is the check of that σ.
+
+Expected: σ/D ∝ (N_Li·t)^-1/2 (independent atoms, independent time blocks;
+He et al., npj Comput. Mater. 4, 18 (2018), doi:10.1038/s41524-018-0074-y). The
+fitted exponent is printed per temperature.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_cellsize.py           # quick: minutes
+    .venv/bin/python benchmarks/bench_cellsize.py --full --workers 2 --out cellsize
+
+``--full``: Li2Si2O5 and Li2SiO3, 60/120/240 atoms, 1500 K (40 ps) and 1000 K
+(80 ps) at 10 K/ps, plus seeds 2 and 3 at 120 atoms for Li2Si2O5 (~35 CPU-min on an
+idle core). The quick default is Li2Si2O5 at 60 and 120 atoms, cooled at 50 K/ps,
+20 ps of production at 1500 and 1000 K. Each run's numbers are written to
+``<out>/runs/*.json`` as soon as it finishes (rerunning skips them); the table is
+``<out>/cellsize.md``, the plot ``<out>/cellsize.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: glass density used to pack the cells (the demo's packing density), g/cm³
+PACK_DENSITY_G_CM3 = 2.35
+MELT_K = 3000.0
+PATH_START_K = 2500.0
+
+
+@dataclass(frozen=True)
+class Task:
+    """One glass path: composition, target atoms, packing/velocity seed."""
+
+    formula: str
+    atoms: int
+    seed: int
+    temperatures_K: tuple[float, ...]
+    production_ps: tuple[float, ...]  # per temperature
+    rate_K_per_ps: float
+    lengths_ps: tuple[float, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.formula}_{self.atoms}_s{self.seed}_r{self.rate_K_per_ps:g}"
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the ``lmp`` runs)."""
+    own, children = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
+                                                      resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _md(t0, t1, n_steps, ensemble, seed):
+    from amorphdb.engines import MDSettings
+
+    return MDSettings(temperature_K=t0, end_temperature_K=t1, n_steps=int(n_steps),
+                      timestep_fs=1.0, ensemble=ensemble, seed=seed, traj_every=50,
+                      thermo_every=20)
+
+
+def run_task(task: Task, workdir: Path) -> dict:
+    """Run one glass path and analyse each production at every length (pure numbers)."""
+    from amorphdb.analysis.diffusion import diffusivity
+    from amorphdb.engines import EngineSpec, Ensemble, get_engine
+    from amorphdb.flows.schedules import glass_path_stages
+    from amorphdb.structure import pack_structure
+
+    t_start, cpu_start = time.perf_counter(), _cpu_s()
+    engine = get_engine(EngineSpec(name="lammps", potential="pedone2006"))
+    structure = pack_structure(task.formula, target_atoms=task.atoms,
+                               density_g_cm3=PACK_DENSITY_G_CM3, seed=task.seed)
+    out = engine.run(structure, _md(MELT_K, MELT_K, 5000, Ensemble.NVT, task.seed),
+                     workdir / "melt")
+    stages = glass_path_stages(MELT_K, list(task.temperatures_K), PATH_START_K,
+                               task.rate_K_per_ps, 1.0, 2000)
+    n_li = sum(1 for s in structure.species if s.symbol == "Li")
+    result = {"task": asdict(task), "n_atoms": len(structure), "n_li": n_li, "anneals": []}
+    for i, (t0, t1, n_steps, npt) in enumerate(stages):
+        out = engine.run(out.final_structure,
+                         _md(t0, t1, n_steps, Ensemble.NPT if npt else Ensemble.NVT, task.seed),
+                         workdir / f"cool{i}", out.final_velocities_A_per_fs)
+        if not npt or t1 not in task.temperatures_K:
+            continue
+        hold = engine.run(out.final_structure, _md(t1, t1, 5000, Ensemble.NPT, task.seed),
+                          workdir / f"hold{t1:g}", out.final_velocities_A_per_fs)
+        volume = hold.thermo.second_half_mean("volume_A3")
+        cell = hold.final_structure.copy()
+        cell.scale_lattice(volume)
+        prod_ps = task.production_ps[task.temperatures_K.index(t1)]
+        prod = engine.run(cell, _md(t1, t1, round(prod_ps * 1000), Ensemble.NVT, task.seed),
+                          workdir / f"prod{t1:g}", hold.final_velocities_A_per_fs)
+        traj = prod.trajectory
+        rows = []
+        for length in (x for x in task.lengths_ps if x <= prod_ps + 1e-9):
+            n_frames = round(length * 1000 / traj.time_step) + 1
+            d = diffusivity(traj[:n_frames], "Li", temperature_K=t1)
+            rows.append({"length_ps": length, "D_cm2_s": d.D, "sigma_cm2_s": d.D_std,
+                         "sigma_method": d.D_std_method, "reliable": d.reliable,
+                         "reason": d.reason, "sigma_by_method": d.D_std_by_method})
+        result["anneals"].append({
+            "temperature_K": t1, "density_g_cm3": float(cell.density),
+            "production_pressure_kbar": prod.thermo.second_half_mean("pressure_kbar"),
+            "lengths": rows,
+        })
+        out = hold  # the path continues from the end of the hold (as the protocol's branch)
+    result["cpu_s"] = _cpu_s() - cpu_start
+    result["wall_s"] = time.perf_counter() - t_start
+    return result
+
+
+def _run_and_save(task: Task, out_dir: Path) -> dict:
+    work = out_dir / "work" / task.key
+    try:
+        result = run_task(task, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    path = out_dir / "runs" / f"{task.key}.json"
+    path.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def fit_scaling(points: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """Least-squares fit of log σ/D = log A + b·log(N_Li·t): returns (A, b, σ_b)."""
+    x = np.log([p[0] for p in points])
+    y = np.log([p[1] for p in points])
+    if len(x) < 3:
+        return float("nan"), float("nan"), float("nan")
+    coef, cov = np.polyfit(x, y, 1, cov=True)
+    return float(np.exp(coef[1])), float(coef[0]), float(np.sqrt(cov[0, 0]))
+
+
+def tables(results: list[dict]) -> tuple[list[str], list[tuple]]:
+    """Markdown: σ/D per (composition, T, atoms) × length; fits; seed spread."""
+    lines: list[str] = []
+    lengths = sorted({r["length_ps"] for res in results for a in res["anneals"]
+                      for r in a["lengths"]})
+    seed1 = [r for r in results if r["task"]["seed"] == 1]
+    by_ct: dict[tuple[str, float], list[dict]] = {}
+    for res in seed1:
+        for a in res["anneals"]:
+            by_ct.setdefault((res["task"]["formula"], a["temperature_K"]), []).append(
+                {"n_atoms": res["n_atoms"], "n_li": res["n_li"], **a})
+    lines.append("| composition | T (K) | atoms (Li) | ρ (g/cm³) | D_Li at longest (cm²/s) | "
+                 + " | ".join(f"σ/D {t:g} ps" for t in lengths) + " |")
+    lines.append("|---|---|---|---|---|" + "---|" * len(lengths))
+    fits = []
+    for (formula, temp), rows in sorted(by_ct.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
+        points = []
+        for row in sorted(rows, key=lambda r: r["n_atoms"]):
+            cells = {r["length_ps"]: r for r in row["lengths"]}
+            last = row["lengths"][-1]
+            text = []
+            for t in lengths:
+                r = cells.get(t)
+                if r is None:
+                    text.append("–")
+                    continue
+                rel = r["sigma_cm2_s"] / r["D_cm2_s"] if r["D_cm2_s"] > 0 else float("nan")
+                text.append(f"{rel:.0%}" + ("" if r["reliable"] else " ⚑"))
+                if r["D_cm2_s"] > 0:
+                    points.append((row["n_li"] * t, rel))
+            lines.append(f"| {formula} | {temp:g} | {row['n_atoms']} ({row['n_li']}) | "
+                         f"{row['density_g_cm3']:.3f} | {last['D_cm2_s']:.2e} ± "
+                         f"{last['sigma_cm2_s']:.1e} | " + " | ".join(text) + " |")
+        amp, b, sb = fit_scaling(points)
+        fits.append((formula, temp, amp, b, sb, points))
+    lines += ["", "⚑ = flagged unreliable by `diffusivity` (reason in the JSON).", "",
+              "| composition | T (K) | fit σ/D = A·(N_Li·t/ps)^b: A | b (expected −0.5) | "
+              "N_Li·t for σ/D = 20 % (Li·ps) |", "|---|---|---|---|---|"]
+    for formula, temp, amp, b, sb, _ in fits:
+        need = (0.2 / amp) ** (1 / b) if np.isfinite(b) and b < 0 else float("nan")
+        lines.append(f"| {formula} | {temp:g} | {amp:.2f} | {b:.2f} ± {sb:.2f} | {need:.0f} |")
+    # seed spread
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for res in results:
+        groups.setdefault((res["task"]["formula"], res["n_atoms"]), []).append(res)
+    seeded = {k: v for k, v in groups.items() if len(v) >= 2}
+    if seeded:
+        lines += ["", "| composition | atoms | T (K) | t (ps) | seeds | D_Li per seed (cm²/s) | "
+                  "mean σ/D (stated) | seed spread / mean D |", "|---|---|---|---|---|---|---|---|"]
+        for (formula, n_atoms), runs in sorted(seeded.items()):
+            temps = [a["temperature_K"] for a in runs[0]["anneals"]]
+            for temp in temps:
+                for t in lengths:
+                    vals, rels = [], []
+                    for res in runs:
+                        for a in res["anneals"]:
+                            for r in a["lengths"]:
+                                if a["temperature_K"] == temp and r["length_ps"] == t:
+                                    vals.append(r["D_cm2_s"])
+                                    rels.append(r["sigma_cm2_s"] / r["D_cm2_s"])
+                    if len(vals) < 2:
+                        continue
+                    spread = float(np.std(vals, ddof=1) / np.mean(vals))
+                    lines.append(
+                        f"| {formula} | {n_atoms} | {temp:g} | {t:g} | {len(vals)} | "
+                        + ", ".join(f"{v:.2e}" for v in vals)
+                        + f" | {np.mean(rels):.0%} | {spread:.0%} |")
+    return lines, fits
+
+
+def plot(fits, path: Path) -> None:
+    """σ/D against N_Li·t, log–log, with the fitted lines and the t^-1/2 slope."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for formula, temp, amp, b, _, points in fits:
+        if not points:
+            continue
+        x = np.array([p[0] for p in points])
+        y = np.array([p[1] for p in points])
+        line = ax.loglog(x, y, "o", label=f"{formula} {temp:g} K (b = {b:.2f})")[0]
+        if np.isfinite(b):
+            xs = np.geomspace(x.min(), x.max(), 20)
+            ax.loglog(xs, amp * xs**b, "-", color=line.get_color(), lw=1)
+    ax.axhline(0.2, color="grey", ls=":", lw=1)
+    ax.set_xlabel("N_Li × production length (Li·ps)")
+    ax.set_ylabel("σ(D_Li) / D_Li")
+    ax.set_title("Pedone 2006, glass path 10 K/ps: σ(D) vs cell and run length")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def build_tasks(args) -> list[Task]:
+    if args.full:
+        formulas, atoms, temps, prod = (["Li2Si2O5", "Li2SiO3"], [60, 120, 240],
+                                        (1500.0, 1000.0), (40.0, 80.0))
+        rate, lengths, seeds = 10.0, (10.0, 20.0, 40.0, 80.0), [2, 3]
+    else:
+        formulas, atoms, temps, prod = ["Li2Si2O5"], [60, 120], (1500.0, 1000.0), (20.0, 20.0)
+        rate, lengths, seeds = 50.0, (5.0, 10.0, 20.0), []
+    formulas = args.compositions or formulas
+    atoms = args.atoms or atoms
+    rate = args.rate or rate
+    seeds = seeds if args.seeds is None else args.seeds
+    tasks = [Task(f, n, 1, temps, prod, rate, lengths) for f in formulas for n in atoms]
+    seed_atoms = atoms[len(atoms) // 2]
+    tasks += [Task(formulas[0], seed_atoms, s, temps, prod, rate, lengths) for s in seeds]
+    return sorted(tasks, key=lambda t: -t.atoms)  # largest first: balances the pool
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="the measurement for the docs")
+    parser.add_argument("--compositions", nargs="+", default=None)
+    parser.add_argument("--atoms", nargs="+", type=int, default=None)
+    parser.add_argument("--rate", type=float, default=None, help="cooling rate, K/ps")
+    parser.add_argument("--seeds", nargs="*", type=int, default=None,
+                        help="extra packing seeds at the middle size")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("bench_cellsize_out"))
+    args = parser.parse_args(argv)
+    tasks = build_tasks(args)
+    (args.out / "runs").mkdir(parents=True, exist_ok=True)
+    results, todo = [], []
+    for task in tasks:
+        saved = args.out / "runs" / f"{task.key}.json"
+        if saved.exists():
+            results.append(json.loads(saved.read_text()))
+        else:
+            todo.append(task)
+    print(f"{len(tasks)} glass paths ({len(todo)} to run, {len(results)} saved in {args.out})",
+          flush=True)
+    failed = 0
+    with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
+        futures = {pool.submit(_run_and_save, t, args.out): t for t in todo}
+        for fut in as_completed(futures):
+            task = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as exc:  # report and go on: one failed path keeps the others
+                failed += 1
+                print(f"  {task.key}: FAILED {type(exc).__name__}: {exc}", file=sys.stderr)
+                continue
+            results.append(res)
+            print(f"  {task.key}: {res['n_atoms']} atoms, {res['cpu_s']:.0f} CPU-s, "
+                  f"{res['wall_s']:.0f} s wall", flush=True)
+    if not results:
+        return 1
+    lines, fits = tables(results)
+    cpu = sum(r["cpu_s"] for r in results)
+    text = "\n".join([f"## Cell size and run length ({cpu / 60:.0f} CPU-min of MD)", "", *lines])
+    print(text)
+    (args.out / "cellsize.md").write_text(text + "\n")
+    plot(fits, args.out / "cellsize.png")
+    print(f"\nplot: {args.out / 'cellsize.png'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:
+        print("aborted", file=sys.stderr)
+        raise SystemExit(130) from None
