@@ -87,3 +87,43 @@ def test_two_records_at_one_point_are_refused():
                d_li_std=1e-6)
     with pytest.raises(StoreError, match="two records for Li2SiO3 at 2000 K"):
         compare_records([r, dict(r, _id="other")], [r])
+
+
+def test_ea_difference_sigma_in_quadrature_stated_and_scaled():
+    """Known Ea on each side: ΔEa = 0.52 − 0.40 = +0.12 eV, σ = √(0.05² + 0.12²) = 0.13."""
+    r = record("Li2SiO3", 2000.0, rho=2.0, rho_std=0.0, cn=4, cn_std=0, d_li=1e-5,
+               d_li_std=1e-6)
+    ea_a = [{"formula_reduced": "Li2SiO3", "species": "Li", "Ea_eV": 0.40, "Ea_std_eV": 0.05,
+             "Ea_std_scaled_eV": 0.03}]
+    ea_b = [{"formula_reduced": "Li2SiO3", "species": "Li", "Ea_eV": 0.52, "Ea_std_eV": 0.12,
+             "Ea_std_scaled_eV": 0.04}]
+    (e,) = compare_records([r], [r], ea_a, ea_b).arrhenius
+    assert e.Ea_diff_eV == pytest.approx(0.12)
+    assert e.Ea_diff_std_eV == pytest.approx(0.13)
+    assert e.Ea_diff_std_scaled_eV == pytest.approx(0.05)
+    assert e.note is None
+
+
+def test_ea_difference_missing_side_says_why():
+    """CHGNet-like B: its 2000 K D is unreliable, so it has no fit; the note says so."""
+    a = [record("Li2SiO3", t, rho=2.0, rho_std=0.0, cn=4, cn_std=0, d_li=d, d_li_std=0.1 * d)
+         for t, d in ((2000.0, 1e-5), (3000.0, 4e-5))]
+    b = [record("Li2SiO3", t, rho=2.1, rho_std=0.0, cn=4, cn_std=0, d_li=d, d_li_std=0.1 * d)
+         for t, d in ((2000.0, 6e-6), (3000.0, 3e-5), (5000.0, 1e-3))]
+    b[0]["diffusion"]["Li"].update(reliable=False, reason="MSD < half a hop")
+    b[2]["diffusion"]["Li"].update(reliable=False, reason="fewer than 10 lags")
+    b[2]["descriptors"]["stage"] = "melt"  # never in Ea: not named in the note
+    a.append(dict(b[2], _id="a-melt"))
+    ea_a = [{"formula_reduced": "Li2SiO3", "species": "Li", "Ea_eV": 0.36, "Ea_std_eV": 0.13}]
+    ea_b = [{"formula_reduced": "Li2SiO3", "species": "Li", "Ea_eV": None,
+             "error": "1 reliable D value(s) (glass: 1 temperature(s); a fit needs 2)"}]
+    cmp = compare_records(a, b, ea_a, ea_b, "lammps", "chgnet")
+    (e,) = cmp.arrhenius
+    assert e.Ea_a_eV == 0.36 and e.Ea_b_eV is None
+    assert e.Ea_diff_eV is None and e.Ea_diff_std_eV is None
+    assert e.note.startswith("chgnet: no Arrhenius fit, D_Li unreliable at 2000 K (MSD < half")
+    assert "5000 K" not in e.note and "1 reliable D value(s)" in e.note
+    # a side with no Arrhenius document at all
+    (e,) = compare_records(a, b, ea_a, [], "lammps", "chgnet").arrhenius
+    assert e.note == "chgnet: no Arrhenius record for Li"
+    assert cmp.table("Li")[0]["dEa_Li_eV"] is None

@@ -59,6 +59,24 @@ def print_table(cmp, species: str) -> None:
     for side, keys in (("A", cmp.unmatched_a), ("B", cmp.unmatched_b)):
         if keys:
             typer.echo(f"only in {side}: {', '.join(keys)}", err=True)
+    print_activation_energies(cmp, species)
+
+
+def print_activation_energies(cmp, species: str) -> None:
+    """One line per composition: Ea of each side and ΔEa = B − A ± σ, or why it is missing."""
+    for a in cmp.arrhenius:
+        if a.species != species:
+            continue
+        if a.Ea_diff_eV is None:
+            typer.echo(f"ΔEa_{species} {a.formula}: — ({a.note})")
+            continue
+        scaled = "" if a.Ea_diff_std_scaled_eV is None else (
+            f" (± {a.Ea_diff_std_scaled_eV:.2f} scaled by χ²/dof)")
+        typer.echo(
+            f"ΔEa_{species} {a.formula}: {_pm(a.Ea_diff_eV, a.Ea_diff_std_eV, '+.2f')} eV"
+            f"{scaled}; A {_pm(a.Ea_a_eV, a.Ea_a_std_eV, '.2f')}, "
+            f"B {_pm(a.Ea_b_eV, a.Ea_b_std_eV, '.2f')}"
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -115,4 +133,4 @@ def _json_safe(value):
     return value
 
 
-__all__ = ["print_table", "register"]
+__all__ = ["print_activation_energies", "print_table", "register"]

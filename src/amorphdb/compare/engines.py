@@ -10,7 +10,10 @@ CHGNet). Records are matched by reduced formula and temperature (±0.5 K). Per m
 * density ratio ρ_B/ρ_A, cation–anion coordination differences CN_B − CN_A, and
   D_B/D_A per species, σ by first-order propagation of the stored σ (independent sides):
   σ(x/y) = (x/y)·√((σx/x)² + (σy/y)²), σ(x − y) = √(σx² + σy²).
-* per composition and species: Ea_B − Ea_A ± σ from the ``arrhenius`` collection.
+* per composition and species: ΔEa = Ea_B − Ea_A from the ``arrhenius`` collection, σ
+  combined in quadrature from each side's fit, σ(ΔEa) = √(σ_A² + σ_B²) (stated σ, and
+  the residual-scaled σ·√(χ²/dof) the same way). When a side has no fit, ``note`` says
+  why (its record's error and the anneal temperatures whose D is unreliable).
 
 Structure descriptors come from ``descriptors.structure`` (see
 :mod:`amorphdb.analysis.descriptors`); records without them are compared on density and
@@ -107,6 +110,8 @@ class ArrheniusComparison:
     Ea_b_std_eV: float | None
     Ea_diff_eV: float | None
     Ea_diff_std_eV: float | None
+    Ea_diff_std_scaled_eV: float | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -262,18 +267,52 @@ def compare_records(
             out.curves[f"{k[0]}@{k[1]:g}K"] = curves
     ea_a = {(d["formula_reduced"], d["species"]): d for d in arrhenius_a or []}
     ea_b = {(d["formula_reduced"], d["species"]): d for d in arrhenius_b or []}
-    for formula, sp in sorted(set(ea_a) & set(ea_b)):
-        a, b = ea_a[(formula, sp)], ea_b[(formula, sp)]
-        diff, sdiff = _diff(b.get("Ea_eV"), b.get("Ea_std_eV"), a.get("Ea_eV"), a.get("Ea_std_eV"))
+    formulas = {k[0] for k in common}
+    for formula, sp in sorted(k for k in set(ea_a) | set(ea_b) if k[0] in formulas):
+        a, b = ea_a.get((formula, sp)) or {}, ea_b.get((formula, sp)) or {}
+        diff, sdiff = _diff(b.get("Ea_eV"), _finite(b.get("Ea_std_eV")),
+                            a.get("Ea_eV"), _finite(a.get("Ea_std_eV")))
+        _, sdiff_scaled = _diff(b.get("Ea_eV"), _finite(b.get("Ea_std_scaled_eV")),
+                                a.get("Ea_eV"), _finite(a.get("Ea_std_scaled_eV")))
+        why = [_no_fit_reason(label, arr, side, formula, sp)
+               for label, arr, side in ((label_a, a, ka), (label_b, b, kb))
+               if arr.get("Ea_eV") is None]
         out.arrhenius.append(
             ArrheniusComparison(
                 formula=formula, species=sp,
                 Ea_a_eV=a.get("Ea_eV"), Ea_a_std_eV=a.get("Ea_std_eV"),
                 Ea_b_eV=b.get("Ea_eV"), Ea_b_std_eV=b.get("Ea_std_eV"),
-                Ea_diff_eV=diff, Ea_diff_std_eV=sdiff,
+                Ea_diff_eV=diff, Ea_diff_std_eV=sdiff, Ea_diff_std_scaled_eV=sdiff_scaled,
+                note="; ".join(why) or None,
             )
         )
     return out
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def _no_fit_reason(
+    label: str, arr: dict[str, Any], side: dict[tuple[str, float], dict[str, Any]],
+    formula: str, species: str,
+) -> str:
+    """Why one side has no Ea: its record's error and its unreliable anneal D values."""
+    if not arr:
+        return f"{label}: no Arrhenius record for {species}"
+    bad = []
+    for (f, t), doc in sorted(side.items()):
+        if f != formula or (doc.get("descriptors") or {}).get("stage") == "melt":
+            continue  # melt rows never enter Ea
+        d = (doc.get("diffusion") or {}).get(species) or {}
+        if d.get("reliable") is False:
+            bad.append(f"{t:g} K" + (f" ({d['reason']})" if d.get("reason") else ""))
+    text = f"{label}: no Arrhenius fit"
+    if bad:
+        text += f", D_{species} unreliable at " + ", ".join(bad)
+    if arr.get("error"):
+        text += f" [{arr['error']}]"
+    return text
 
 
 def compare_in_store(db, campaign_a: str, campaign_b: str) -> EngineComparison:
