@@ -39,7 +39,13 @@ from amorphdb.campaign.chemspace import ChemicalSpace, read_compositions_csv
 from amorphdb.campaign.parsl_settings import ParslSettings
 from amorphdb.engines import EngineSpec
 from amorphdb.errors import ConfigError
-from amorphdb.flows.protocol import ProtocolSettings
+from amorphdb.flows.protocol import (  # noqa: F401  (ranges re-exported: one place)
+    DENSITY_RANGE_G_CM3,
+    SEED_RANGE,
+    TEMPERATURE_RANGE_K,
+    ProtocolSettings,
+    RangeError,
+)
 from amorphdb.structure import parse_composition
 from amorphdb.structure.enumeration import fraction_range, pseudo_binary
 
@@ -197,8 +203,8 @@ class CampaignSpec(BaseModel):
 
     @model_validator(mode="after")
     def _physical(self) -> CampaignSpec:
-        """Every setting within its physical range (:func:`check_protocol_ranges`)."""
-        check_protocol_ranges(self.protocol)
+        """Engine settings known to the engine (the protocol's ranges are checked by
+        :class:`~amorphdb.flows.protocol.ProtocolSettings` itself)."""
         check_engine_settings(self.engine)
         return self
 
@@ -263,12 +269,6 @@ class CampaignSpec(BaseModel):
         return path if path.is_absolute() else self.base_dir() / path
 
 
-#: temperatures a protocol may ask for (K): finite, above 0 K and below any MD melt
-TEMPERATURE_RANGE_K = (1.0, 10000.0)
-#: starting densities (g/cm³): from aerogel-like 0.1 to above osmium (22.6)
-DENSITY_RANGE_G_CM3 = (0.1, 25.0)
-#: seeds packmol, LAMMPS and numpy accept (unsigned 32-bit)
-SEED_RANGE = (0, 2**32 - 1)
 _NON_FINITE_TEXT = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity",
                     "-infinity"}
 #: characters a campaign name may not contain (it names folders and record keys)
@@ -325,77 +325,6 @@ def _is_non_finite(value: Any) -> bool:
     if isinstance(value, float):
         return not math.isfinite(value)
     return isinstance(value, str) and value.strip().lower() in _NON_FINITE_TEXT
-
-
-def _walk(data: Any, path: str = "") -> list[tuple[str, str, Any]]:
-    """(dotted path, key, value) of every mapping entry in nested data."""
-    out = []
-    if isinstance(data, Mapping):
-        for key, value in data.items():
-            here = f"{path}.{key}" if path else str(key)
-            out.append((here, str(key), value))
-            out.extend(_walk(value, here))
-    return out
-
-
-def _method(value: Any) -> str:
-    return str(getattr(value, "value", value))
-
-
-def check_protocol_ranges(protocol: ProtocolSettings) -> None:
-    """Refuse protocol values outside their physical range (one line naming the field).
-
-    Temperatures (every ``*temperature_K``/``*temperatures_K`` field) in
-    :data:`TEMPERATURE_RANGE_K`; densities (``*density_g_cm3``) in
-    :data:`DENSITY_RANGE_G_CM3`; ``seed`` in :data:`SEED_RANGE`; no anneal temperature
-    twice; ``traj_every`` and ``thermo_every`` no longer than the shortest MD run (a run
-    shorter than one frame has no trajectory to analyse).
-
-    Raises
-    ------
-    ValueError
-        The first value out of range.
-    """
-    data = protocol.model_dump(mode="python")
-    lo_t, hi_t = TEMPERATURE_RANGE_K
-    lo_d, hi_d = DENSITY_RANGE_G_CM3
-    for path, key, value in _walk(data, "protocol"):
-        if value is None:
-            continue
-        if key.endswith(("temperature_K", "temperatures_K")):
-            for t in value if isinstance(value, list) else [value]:
-                if not lo_t <= t <= hi_t:
-                    raise ValueError(f"{path}: {t:g} K is outside {lo_t:g}-{hi_t:g} K; "
-                                     "give temperatures in kelvin")
-        elif key.endswith("density_g_cm3") and not lo_d <= value <= hi_d:
-            raise ValueError(f"{path}: {value:g} g/cm³ is outside {lo_d:g}-{hi_d:g} g/cm³; "
-                             "give a density in g/cm³ or leave it null (estimated)")
-        elif key == "seed" and not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
-            raise ValueError(f"{path}: {value} is outside 0-{SEED_RANGE[1]} (2**32 - 1); "
-                             "use a seed in that range")
-    temps = list(protocol.anneal_temperatures_K)
-    repeated = sorted({t for t in temps if temps.count(t) > 1})
-    if repeated:
-        raise ValueError(f"protocol.anneal_temperatures_K: {', '.join(f'{t:g}' for t in repeated)}"
-                         " K given more than once; list each temperature once")
-    runs = {"volume.n_steps": protocol.volume.n_steps, "melt_steps": protocol.melt_steps,
-            "anneal_steps": protocol.anneal_steps,
-            "max_steps_per_job": protocol.max_steps_per_job}
-    cooling = protocol.cooling
-    method = _method(cooling.method)
-    if method in ("linear", "stepwise"):
-        runs["cooling.n_steps"] = cooling.n_steps
-    if method == "path" and getattr(cooling, "glass_temperature_K", None) is not None:
-        runs["cooling.glass_steps"] = getattr(cooling, "glass_steps", None)
-    runs = {k: v for k, v in runs.items() if v is not None}
-    shortest = min(runs, key=runs.__getitem__)
-    for name in ("traj_every", "thermo_every"):
-        every = getattr(protocol, name)
-        if every > runs[shortest]:
-            raise ValueError(
-                f"protocol.{name}: {every} steps is longer than the shortest MD run "
-                f"(protocol.{shortest}: {runs[shortest]} steps); use at most {runs[shortest]}"
-            )
 
 
 def check_engine_settings(engine: EngineSpec) -> None:
@@ -460,6 +389,9 @@ def _first_error(exc: ValidationError) -> str:
     if not err["loc"]:  # a check of the whole campaign: its message names the fields
         return message
     where = ".".join(str(p) for p in err["loc"])
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, RangeError):  # names its fields: give them their full path
+        return cause.prefixed(f"{where}.")
     return f"{where}: {message}"
 
 

@@ -21,15 +21,18 @@ import json
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from amorphdb.engines.base import MDSettings
 from amorphdb.flows.schedules import cooling_stages, glass_path_stages, volume_scale_factors
+
+_MD = MDSettings.model_fields  # MD stage defaults live there (traj_every, thermo_every)
 
 
 class VolumeSettings(BaseModel):
     """Volume equilibration (one per temperature)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     method: Literal["eos", "npt"] | None = Field(
         None,
@@ -89,7 +92,7 @@ class CoolingSettings(BaseModel):
     the density measured against the rate is in ``docs/protocol.md``.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     method: CoolingMethod = Field(
         CoolingMethod.PATH,
@@ -121,10 +124,12 @@ class CoolingSettings(BaseModel):
 class ProtocolSettings(BaseModel):
     """The melt–quench protocol: packing, volume, melt, anneals, analysis.
 
-    Every default follows MPMorph (see the module docstring for sources).
+    Every default follows MPMorph (see the module docstring for sources). Values are
+    range-checked when the model is built (:meth:`_physical`), from a campaign file or
+    directly in Python.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     target_atoms: int = Field(100, gt=0, description="atoms per cell (approximately)")
     density_g_cm3: float | None = Field(
@@ -152,9 +157,21 @@ class ProtocolSettings(BaseModel):
         description="split melt and anneal productions into segment jobs of at most this "
         "many steps (continued with velocities, stitched); None: one job per stage",
     )
-    traj_every: int = Field(10, gt=0, description="steps between stored frames")
-    thermo_every: int = Field(10, gt=0, description="steps between thermo samples")
+    traj_every: int = Field(
+        _MD["traj_every"].default, gt=0, description="steps between stored frames"
+    )
+    thermo_every: int = Field(
+        _MD["thermo_every"].default, gt=0, description="steps between thermo samples"
+    )
     seed: int = Field(12345, description="seed for packing, velocities, thermostats")
+    replicas: int = Field(
+        1,
+        ge=1,
+        le=100,
+        description="independent replicas per composition: replica i runs the whole "
+        "protocol with seed + i (its own packing, velocities, thermostat); D and density "
+        "are averaged over them with their spread (amorphdb.flows.replicas)",
+    )
     diffusing_species: list[str] | None = Field(
         None, description="species whose D is computed; None: every species"
     )
@@ -166,6 +183,23 @@ class ProtocolSettings(BaseModel):
         if bad:
             raise ValueError(f"anneal temperatures must be positive (got {bad})")
         return sorted(float(t) for t in value)
+
+    @model_validator(mode="after")
+    def _physical(self) -> ProtocolSettings:
+        """Every value within its physical range (:func:`check_ranges`)."""
+        check_ranges(self)
+        return self
+
+    def replica(self, index: int) -> ProtocolSettings:
+        """The settings of replica ``index`` (0-based): one replica, seed ``seed + index``.
+
+        Replica 0 is the protocol itself with ``replicas = 1``: its key and results are
+        those of a single-replica run with the same seed.
+        """
+        if not 0 <= index < self.replicas:
+            raise ValueError(f"replica {index} of {self.replicas}")
+        seed = self.seed + index * REPLICA_SEED_STRIDE
+        return self.model_copy(update={"replicas": 1, "seed": seed})
 
     @property
     def volume_method(self) -> str:
@@ -196,13 +230,118 @@ class ProtocolSettings(BaseModel):
         ]
 
     def protocol_hash(self, engine_dump: dict | None = None) -> str:
-        """Short hash of the settings (and engine) that define a result's key."""
-        return settings_digest(
-            {"protocol": self.model_dump(mode="json"), "engine": engine_dump or {}}
-        )
+        """Short hash of the settings (and engine) that define a result's key.
+
+        ``replicas`` enters only when it is above 1 (the key of the replica average): a
+        single replica's hash does not depend on how many replicas were asked for, and
+        hashes from before the setting existed are unchanged.
+        """
+        protocol = self.model_dump(mode="json", exclude={"replicas"})
+        if self.replicas > 1:
+            protocol["replicas"] = self.replicas
+        return settings_digest({"protocol": protocol, "engine": engine_dump or {}})
 
 
 def settings_digest(payload: dict[str, Any]) -> str:
     """Short, order-independent hash of JSON-able settings (document and stage keys)."""
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+#: seed step between replicas: replica i runs with ``seed + i * REPLICA_SEED_STRIDE``
+REPLICA_SEED_STRIDE = 1
+#: temperatures a protocol may ask for (K): finite, above 0 K and below any MD melt
+TEMPERATURE_RANGE_K = (1.0, 10000.0)
+#: starting densities (g/cm³): from aerogel-like 0.1 to above osmium (22.6)
+DENSITY_RANGE_G_CM3 = (0.1, 25.0)
+#: seeds packmol, LAMMPS and numpy accept (unsigned 32-bit)
+SEED_RANGE = (0, 2**32 - 1)
+
+
+def _walk(data: Any, path: str = "") -> list[tuple[str, str, Any]]:
+    """(dotted path, key, value) of every mapping entry in nested data."""
+    out = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = f"{path}.{key}" if path else str(key)
+            out.append((here, str(key), value))
+            out.extend(_walk(value, here))
+    return out
+
+
+class RangeError(ValueError):
+    """A protocol value out of its physical range; the message names the field's path.
+
+    ``template`` holds ``{p}`` where a field path starts, so a caller that nests the
+    protocol (the campaign file) can name the full path (:meth:`prefixed`).
+    """
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        super().__init__(template.format(p=""))
+
+    def prefixed(self, prefix: str) -> str:
+        """The message with every field path prefixed (``"protocol."``)."""
+        return self.template.format(p=prefix)
+
+
+def check_ranges(protocol: ProtocolSettings) -> None:
+    """Refuse protocol values outside their physical range (one line naming the field).
+
+    Temperatures (every ``*temperature_K``/``*temperatures_K`` field) in
+    :data:`TEMPERATURE_RANGE_K`; densities (``*density_g_cm3``) in
+    :data:`DENSITY_RANGE_G_CM3`; every replica's seed in :data:`SEED_RANGE`; no anneal
+    temperature twice; ``traj_every`` and ``thermo_every`` no longer than the shortest
+    MD run (a run shorter than one frame has no trajectory to analyse). Messages start
+    with the field's dotted path (``anneal_temperatures_K: ...``); the campaign loader
+    prefixes every path with ``protocol.`` (:meth:`RangeError.prefixed`).
+
+    Raises
+    ------
+    RangeError
+        The first value out of range.
+    """
+    lo_t, hi_t = TEMPERATURE_RANGE_K
+    lo_d, hi_d = DENSITY_RANGE_G_CM3
+    for path, key, value in _walk(protocol.model_dump(mode="python")):
+        if value is None:
+            continue
+        if key.endswith(("temperature_K", "temperatures_K")):
+            for t in value if isinstance(value, list) else [value]:
+                if not lo_t <= t <= hi_t:
+                    raise RangeError(f"{{p}}{path}: {t:g} K is outside {lo_t:g}-{hi_t:g} "
+                                     "K; give temperatures in kelvin")
+        elif key.endswith("density_g_cm3") and not lo_d <= value <= hi_d:
+            raise RangeError(f"{{p}}{path}: {value:g} g/cm³ is outside {lo_d:g}-{hi_d:g} "
+                             "g/cm³; give a density in g/cm³ or leave it null (estimated)")
+    last_seed = protocol.seed + (protocol.replicas - 1) * REPLICA_SEED_STRIDE
+    if not SEED_RANGE[0] <= protocol.seed <= SEED_RANGE[1]:
+        raise RangeError(f"{{p}}seed: {protocol.seed} is outside 0-{SEED_RANGE[1]} "
+                         "(2**32 - 1); use a seed in that range")
+    if last_seed > SEED_RANGE[1]:
+        raise RangeError(f"{{p}}seed: {protocol.seed} + {protocol.replicas - 1} (the last "
+                         f"replica's seed) is above {SEED_RANGE[1]} (2**32 - 1); use a "
+                         "smaller seed")
+    temps = list(protocol.anneal_temperatures_K)
+    repeated = sorted({t for t in temps if temps.count(t) > 1})
+    if repeated:
+        listed = ", ".join(f"{t:g}" for t in repeated)
+        raise RangeError(f"{{p}}anneal_temperatures_K: {listed} K given more than once; "
+                         "list each temperature once")
+    runs = {"volume.n_steps": protocol.volume.n_steps, "melt_steps": protocol.melt_steps,
+            "anneal_steps": protocol.anneal_steps,
+            "max_steps_per_job": protocol.max_steps_per_job}
+    cooling = protocol.cooling
+    if cooling.method in (CoolingMethod.LINEAR, CoolingMethod.STEPWISE):
+        runs["cooling.n_steps"] = cooling.n_steps
+    if cooling.method is CoolingMethod.PATH and cooling.glass_temperature_K is not None:
+        runs["cooling.glass_steps"] = cooling.glass_steps
+    runs = {k: v for k, v in runs.items() if v is not None}
+    shortest = min(runs, key=runs.__getitem__)
+    for name in ("traj_every", "thermo_every"):
+        every = getattr(protocol, name)
+        if every > runs[shortest]:
+            raise RangeError(
+                f"{{p}}{name}: {every} steps is longer than the shortest MD run "
+                f"({{p}}{shortest}: {runs[shortest]} steps); use at most {runs[shortest]}"
+            )
