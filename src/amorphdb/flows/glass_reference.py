@@ -35,14 +35,20 @@ class ReferenceDensity:
 #: N. P. Bansal & R. H. Doremus, *Handbook of Glass Properties* (Academic Press, 1986),
 #: ISBN 0-12-078140-9; the same value follows from the volume per oxygen of lithium
 #: silicate glasses (12.8 cm³/mol O → 2.344 g/cm³, :mod:`amorphdb.structure.density`).
-#: The individual primary measurement behind the compiled value was not read for
-#: this project (see docs/potentials.md).
+#: Primary papers found: H. F. Shermer, J. Res. Natl. Bur. Stand. 57 (1956),
+#: doi:10.6028/jres.057.012 (room-temperature densities of binary Li, Na, K silicate
+#: glasses from thermal expansion and density measurements), and S. Inaba et al.,
+#: J. Am. Ceram. Soc. (2009), doi:10.1111/j.1551-2916.2009.03363.x (Archimedes densities
+#: of oxide glasses). Only their abstracts could be read here: a measured value at
+#: 33.3 mol % Li2O is NOT verified, so 2.35 stays a compiled value (docs/potentials.md
+#: lists what was searched).
 REFERENCE_DENSITIES: dict[str, ReferenceDensity] = {
     "Li2Si2O5": ReferenceDensity(
         "Li2Si2O5",
         2.35,
         "Bansal & Doremus, Handbook of Glass Properties (Academic Press, 1986), "
-        "Li2O-SiO2 glasses, 33.3 mol% Li2O",
+        "Li2O-SiO2 glasses, 33.3 mol% Li2O (compiled; primary: Shermer 1956, "
+        "doi:10.6028/jres.057.012, value not read)",
     ),
 }
 
