@@ -1,5 +1,6 @@
-"""``amorphdb analyze FILE...``: diffusivity, conductivity, network relaxation, density and
-plots of any trajectory files; with several temperatures an Arrhenius fit per regime."""
+"""``amorphdb analyze``: reading the files, the text/JSON output and the plots of the
+command; the analysis itself is :mod:`amorphdb.analysis`.
+"""
 
 from __future__ import annotations
 

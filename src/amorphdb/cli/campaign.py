@@ -1,9 +1,5 @@
-"""``amorphdb submit | status | rerun CAMPAIGN.yaml``: campaigns on a launcher.
-
-Thin layer over :mod:`amorphdb.campaign.submit`: ``submit`` skips completed, in-flight
-and failed compositions (so submitting twice submits nothing new), ``status`` merges
-records with heartbeats (a dead run shows as ``lost``), ``rerun`` retries failed and
-lost compositions with escalated settings.
+"""``amorphdb submit``, ``status`` and ``rerun``: thin commands over
+:mod:`amorphdb.campaign` (submission plan, status table, rerun policy).
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""``amorphdb compare A B``: two campaigns (engines, potentials) on the same compositions and
-temperatures, from the records in the store."""
+"""``amorphdb compare``: the table, JSON and plots of :mod:`amorphdb.compare`."""
 
 from __future__ import annotations
 

@@ -1,12 +1,5 @@
-"""``amorphdb db``: database statistics and maintenance.
-
-Examples::
-
-    amorphdb db stats
-    amorphdb db build --store configs/store-mongodb.yaml   # collect FireWorks/jobflow-remote runs
-    amorphdb db check --store ./amorphdb-data               # integrity: exit 1 on any problem
-    amorphdb db repair --store ./amorphdb-data              # rebuild what can be rebuilt
-    amorphdb db backfill                                    # structure descriptors of old records
+"""``amorphdb db`` sub-commands (stats, build, check, repair, backfill) over
+:mod:`amorphdb.store`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-"""``amorphdb export``: structures (CIF/POSCAR/extxyz), trajectories (extxyz), tables (CSV/JSON).
-
-Examples::
-
-    amorphdb export structures out/ --chemsys Li-P-S --temperature 1500 --format cif
-    amorphdb export trajectories traj/ --formula Li2Si2O5 --stride 10
-    amorphdb export table results.csv --elements Li --fields formula_reduced,temperature_K,D_Li
+"""``amorphdb export`` sub-commands (structures, trajectories, table) over
+:mod:`amorphdb.store`.
 """
 
 from __future__ import annotations

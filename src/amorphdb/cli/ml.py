@@ -1,12 +1,4 @@
-"""``amorphdb ml``: learn diffusivity from the database.
-
-Examples::
-
-    amorphdb ml dataset --campaign li-oxide-glasses -o li_oxide_glasses.csv
-    amorphdb ml train li_oxide_glasses.csv --kind xgboost -o model.joblib
-    amorphdb ml predict model.joblib new_glasses.csv -o predictions.csv
-    amorphdb ml report examples/data/li_oxide_glasses.csv --out ml-report
-"""
+"""``amorphdb ml`` sub-commands (dataset, train, predict, report) over :mod:`amorphdb.ml`."""
 
 from __future__ import annotations
 

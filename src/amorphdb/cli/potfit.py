@@ -1,11 +1,5 @@
-"""``amorphdb potfit CONFIG.yaml`` and ``amorphdb potfit report STATE|CONFIG``.
-
-The first runs (or continues, from its state file) the optimisation of a library
-potential's parameters against experimental glass densities and N4
-(:mod:`amorphdb.potfit`), each evaluation a melt–quench campaign; Ctrl-C or a killed
-process loses no finished evaluation. The second prints the best sets as LAMMPS
-``pair_coeff`` lines with per-glass density and N4 against experiment, and draws
-convergence, Pareto-front and parity plots next to the state file.
+"""``amorphdb potfit`` (optimisation with progress, resumable) and ``amorphdb potfit
+report`` (tables and plots of a state file) over :mod:`amorphdb.potfit`.
 """
 
 from __future__ import annotations

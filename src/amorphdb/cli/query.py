@@ -1,11 +1,5 @@
-"""``amorphdb query``: find amorphous summaries by chemistry, temperature and properties.
-
-Examples::
-
-    amorphdb query --elements Li,S --D Li:1e-5: --temperature 1000
-    amorphdb query --chemsys B-Li-O --fields formula_reduced,temperature_K,density_g_cm3
-    amorphdb query --ea Li::0.5 --sort -D_Li --limit 10 --format csv
-    amorphdb query --formula Li2O.2SiO2 --json
+"""``amorphdb query``: options → :class:`amorphdb.store.query.AmorphousQuery`, and the
+table/CSV/JSON output.
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""``amorphdb run CAMPAIGN.yaml``: run a campaign locally, then print its results table.
-
-``run`` is ``submit --launcher local`` (:func:`amorphdb.campaign.submit.submit`) with a
-progress display: it claims each composition like every launcher, skips completed
-ones on a repeated run (``--force`` recomputes them), runs new and failed ones, and
-exits 1 when a composition failed.
+"""``amorphdb run``: ``submit --launcher local`` (:func:`amorphdb.campaign.submit.submit`)
+with a progress display and the results table.
 """
 
 from __future__ import annotations
