@@ -8,7 +8,7 @@ JobStore's ``data`` store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -56,31 +56,23 @@ def run_md_stage(
     return make_run_document(engine.name, md, output)
 
 
-def stage_settings(maker: Any) -> MDSettings:
-    """:class:`MDSettings` from a stage maker's fields (``MDMaker``, ``SegmentedMDMaker``);
-    ``engine.timestep_fs=None`` takes the engine's default time step."""
-    return MDSettings(
-        temperature_K=maker.temperature_K,
-        end_temperature_K=maker.end_temperature_K,
-        n_steps=maker.n_steps,
-        timestep_fs=maker.engine.timestep_fs or get_engine(maker.engine).timestep_fs,
-        ensemble=maker.ensemble,
-        pressure_kbar=maker.pressure_kbar,
-        seed=maker.seed,
-        traj_every=maker.traj_every,
-        thermo_every=maker.thermo_every,
-        thermostat=maker.thermostat,
-    )
+def _md_default(name: str) -> Any:
+    """Default of an :class:`MDSettings` field: the one place MD stage defaults live."""
+    return MDSettings.model_fields[name].default
 
 
 @dataclass
-class MDMaker(Maker):
-    """Maker of one MD stage (NVT by default) with any engine.
+class MDStageFields:
+    """The settings of one MD stage, shared by every MD maker (one declaration).
+
+    :class:`MDMaker`, :class:`~amorphdb.flows.segments.SegmentedMDMaker` and
+    :class:`~amorphdb.flows.volume.VolumeEquilibrationMaker` inherit these fields; the
+    defaults of everything :class:`MDSettings` declares are read from it, so a default
+    lives once. ``update_kwargs({...}, class_filter=MDStageFields)`` reaches every MD
+    stage of a flow maker.
 
     Parameters
     ----------
-    name
-        Job name.
     engine
         Engine, potential and time step (``timestep_fs=None``: the engine default).
     temperature_K, end_temperature_K
@@ -95,25 +87,55 @@ class MDMaker(Maker):
         Steps between stored frames and between thermo samples.
     seed
         Seed for velocities and thermostat noise.
-    thermostat
-        ``nose-hoover`` or ``langevin``.
+    thermostat, thermostat_damping_fs
+        ``nose-hoover`` or ``langevin``, and its relaxation time (fs).
+    """
+
+    engine: EngineSpec = field(default_factory=EngineSpec)
+    temperature_K: float = 5000.0
+    end_temperature_K: float | None = _md_default("end_temperature_K")
+    n_steps: int = 2000
+    ensemble: Ensemble = _md_default("ensemble")  # noqa: RUF009 (an Enum member: immutable)
+    pressure_kbar: float = _md_default("pressure_kbar")
+    traj_every: int = _md_default("traj_every")
+    thermo_every: int = _md_default("thermo_every")
+    seed: int = _md_default("seed")
+    thermostat: str = _md_default("thermostat")
+    thermostat_damping_fs: float = _md_default("thermostat_damping_fs")
+
+    def md_settings(self) -> MDSettings:
+        """The engine-independent :class:`MDSettings` of this stage
+        (``engine.timestep_fs=None`` takes the engine's default time step)."""
+        return MDSettings(
+            timestep_fs=self.engine.timestep_fs or get_engine(self.engine).timestep_fs,
+            **{f.name: getattr(self, f.name) for f in fields(MDStageFields) if f.name != "engine"},
+        )
+
+
+def stage_settings(maker: MDStageFields) -> MDSettings:
+    """:class:`MDSettings` of a stage maker (see :meth:`MDStageFields.md_settings`)."""
+    return maker.md_settings()
+
+
+def stage_fields(maker: Any) -> dict[str, Any]:
+    """The :class:`MDStageFields` values of ``maker`` (to build another stage maker)."""
+    return {f.name: getattr(maker, f.name) for f in fields(MDStageFields)}
+
+
+@dataclass
+class MDMaker(MDStageFields, Maker):
+    """Maker of one MD stage (NVT by default) with any engine.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    engine, temperature_K, end_temperature_K, n_steps, ensemble, pressure_kbar, \
+traj_every, thermo_every, seed, thermostat, thermostat_damping_fs
+        The stage (:class:`MDStageFields`).
     """
 
     name: str = "md"
-    engine: EngineSpec = field(default_factory=EngineSpec)
-    temperature_K: float = 5000.0
-    end_temperature_K: float | None = None
-    n_steps: int = 2000
-    ensemble: Ensemble = Ensemble.NVT
-    pressure_kbar: float = 0.0
-    traj_every: int = 10
-    thermo_every: int = 10
-    seed: int = 12345
-    thermostat: str = "nose-hoover"
-
-    def md_settings(self) -> MDSettings:
-        """The engine-independent settings of this stage."""
-        return stage_settings(self)
 
     @job(data="trajectory")
     def make(

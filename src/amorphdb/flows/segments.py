@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from pymatgen.core import Structure
 
 from amorphdb.analysis import Trajectory
-from amorphdb.engines import EngineSpec, Ensemble, MDRunDocument, MDSettings, get_engine
+from amorphdb.engines import EngineSpec, MDRunDocument, MDSettings, get_engine
 from amorphdb.engines.base import (
     Correction,
     MDRunOutput,
@@ -42,7 +42,7 @@ from amorphdb.engines.base import (
     make_run_document,
 )
 from amorphdb.errors import ConfigError
-from amorphdb.flows.md import stage_settings
+from amorphdb.flows.md import MDStageFields
 from amorphdb.store.trajectory import trajectory_from_payload
 
 CHECKPOINT_ENV = "AMORPHDB_CHECKPOINT_DIR"
@@ -259,21 +259,17 @@ def stitch_job(engine: EngineSpec, md: MDSettings, segments: list[Any]) -> MDRun
 
 
 @dataclass
-class SegmentedMDMaker(Maker):
+class SegmentedMDMaker(MDStageFields, Maker):
     """An MD stage run as a chain of segment jobs plus a stitching job.
 
     Parameters
     ----------
     name
         Flow name.
-    engine
-        Engine, potential and time step (``timestep_fs=None``: engine default).
-    temperature_K, end_temperature_K
-        Thermostat target (K) and end of a linear ramp over the whole stage.
-    n_steps
-        Steps of the whole stage (a multiple of ``traj_every``).
-    ensemble, pressure_kbar, traj_every, thermo_every, seed, thermostat
-        As in :class:`amorphdb.flows.md.MDMaker`.
+    engine, temperature_K, end_temperature_K, n_steps, ensemble, pressure_kbar, \
+traj_every, thermo_every, seed, thermostat, thermostat_damping_fs
+        The whole stage (:class:`~amorphdb.flows.md.MDStageFields`; a ramp spans the
+        whole stage, ``n_steps`` a multiple of ``traj_every``).
     max_steps_per_job
         Longest segment (steps).
     walltime_s, steps_per_second
@@ -284,24 +280,10 @@ class SegmentedMDMaker(Maker):
     """
 
     name: str = "segmented md"
-    engine: EngineSpec = field(default_factory=EngineSpec)
-    temperature_K: float = 5000.0
-    end_temperature_K: float | None = None
-    n_steps: int = 10000
-    ensemble: Ensemble = Ensemble.NVT
-    pressure_kbar: float = 0.0
-    traj_every: int = 10
-    thermo_every: int = 10
-    seed: int = 12345
-    thermostat: str = "nose-hoover"
     max_steps_per_job: int = 5000
     walltime_s: float | None = None
     steps_per_second: float | None = None
     checkpoint_root: str | None = None
-
-    def md_settings(self) -> MDSettings:
-        """Settings of the whole stage."""
-        return stage_settings(self)
 
     def segment_lengths(self) -> list[int]:
         """Steps of each segment."""

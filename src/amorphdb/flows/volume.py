@@ -36,10 +36,10 @@ from jobflow import Flow, Maker, Response, job
 from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.core import Structure
 
-from amorphdb.engines import EngineSpec, Ensemble, MDRunDocument
+from amorphdb.engines import Ensemble, MDRunDocument
 from amorphdb.errors import EngineError
 from amorphdb.flows.eos import fit_pv
-from amorphdb.flows.md import MDMaker, as_structure
+from amorphdb.flows.md import MDMaker, MDStageFields, as_structure, stage_fields
 from amorphdb.flows.schedules import volume_scale_factors
 
 
@@ -88,25 +88,23 @@ def _scaled(structure: Structure | dict, volume_A3: float) -> Structure:
 
 
 @dataclass
-class VolumeEquilibrationMaker(Maker):
+class VolumeEquilibrationMaker(MDStageFields, Maker):
     """Equilibrate the volume at ``temperature_K`` (see the module docstring).
 
     Parameters
     ----------
     name
         Flow name.
-    engine
-        Engine spec for every MD run.
-    temperature_K
-        Temperature (K).
-    n_steps
-        MD steps per volume point (MPMorph: 2000).
+    engine, temperature_K, n_steps, traj_every, thermo_every, seed, thermostat, \
+thermostat_damping_fs
+        The MD runs (:class:`~amorphdb.flows.md.MDStageFields`): ``n_steps`` per volume
+        point (MPMorph: 2000).
+    pressure_kbar
+        Target pressure (kbar): of the P(V) search, and the barostat's with ``npt``.
     scale_factors
         Volume scale factors of the first runs (MPMorph: 0.8, 1.0, 1.2).
     pressure_tolerance_kbar
         Convergence: |P − target| below this (MPMorph: 5 kbar).
-    target_pressure_kbar
-        Target pressure (kbar).
     max_iterations
         Checking runs after the first fit before giving up (MPMorph-vc: 9 MD jobs in
         all, i.e. 6 after 3 initial runs).
@@ -123,39 +121,28 @@ class VolumeEquilibrationMaker(Maker):
         Anneal branches start from the melt, whose 5000 K volume is far too large: a
         glass below its spinodal cavitates and holds P ≈ 0 over a range of volumes,
         so the search must start near the expected density.
-    traj_every, thermo_every, seed
-        Passed to the MD runs.
+
+    ``ensemble`` and ``end_temperature_K`` are set per run (NVT points, or one NPT run).
     """
 
     name: str = "volume equilibration"
-    engine: EngineSpec = field(default_factory=EngineSpec)
-    temperature_K: float = 5000.0
-    n_steps: int = 2000
     scale_factors: list[float] = field(default_factory=lambda: volume_scale_factors(3, 0.1))
     pressure_tolerance_kbar: float = 5.0
-    target_pressure_kbar: float = 0.0
     max_iterations: int = 6
     method: str = "eos"
     noise_sigmas: float = 0.0
     on_unconverged: str = "fail"
     start_density_g_cm3: float | None = None
-    traj_every: int = 50
-    thermo_every: int = 10
-    seed: int = 12345
+
+    @property
+    def target_pressure_kbar(self) -> float:
+        """Target pressure of the search (kbar): the stage's ``pressure_kbar``."""
+        return self.pressure_kbar
 
     def md_maker(self, name: str, ensemble: Ensemble = Ensemble.NVT) -> MDMaker:
-        """The MD maker of one point."""
-        return MDMaker(
-            name=name,
-            engine=self.engine,
-            temperature_K=self.temperature_K,
-            n_steps=self.n_steps,
-            ensemble=ensemble,
-            pressure_kbar=self.target_pressure_kbar,
-            traj_every=self.traj_every,
-            thermo_every=self.thermo_every,
-            seed=self.seed,
-        )
+        """The MD maker of one point (a hold at ``temperature_K``)."""
+        stage = {**stage_fields(self), "ensemble": ensemble, "end_temperature_K": None}
+        return MDMaker(name=name, **stage)
 
     def make(self, structure: Structure | dict, velocities_A_per_fs: list | None = None) -> Flow:
         """Flow of the first runs and the fit job whose output is a :class:`VolumeResult`."""
