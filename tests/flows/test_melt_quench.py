@@ -42,7 +42,7 @@ def test_direct_anneal_graph_has_one_branch_per_anneal_temperature():
 
 
 def test_glass_path_is_the_default_and_chains_one_npt_cooling():
-    """5000 K melt at the packing density → NVT ramp to 3000 K → NPT ramps at 10 K/ps
+    """5000 K melt at its NPT volume → NVT ramp to 3000 K → NPT ramps at 10 K/ps
     through 2500…1000 K to the 300 K glass point; each branch starts at its segment end."""
     flow = MeltQuenchMaker(protocol=ProtocolSettings(), campaign="c").make("Li2Si2O5")
     jobs = [j for j, _ in _jobs(flow)]
@@ -58,8 +58,12 @@ def test_glass_path_is_the_default_and_chains_one_npt_cooling():
     # 500 K at 10 K/ps and 1 fs = 50 ps = 50 000 steps; 700 K → 70 000
     assert [m.n_steps for m in makers[1:]] == [50000] * 4 + [70000]
     assert all(m.pressure_kbar == 0.0 for m in makers)
-    # the melt has no volume search: it runs at the packing (glass) density
-    assert by_name["pack Li2Si2O5"].uuid in by_name["melt 5000 K"].input_uuids
+    # the melt runs at its own P ≈ 0 volume: one NPT run at the melt temperature from the
+    # packed cell, then the NVT production from the rescaled cell (issue 11, melt row)
+    melt_npt = by_name["npt 5000 K"]
+    assert by_name["pack Li2Si2O5"].uuid in melt_npt.input_uuids
+    assert melt_npt.function.__self__.ensemble.value == "npt"
+    assert {by_uuid[u].name for u in by_name["melt 5000 K"].input_uuids} == {"accept npt volume"}
     # after the NPT cooling each branch's volume run is NPT too (the default there), started
     # from the end of its own cooling segment, without rescaling
     for t in (2500, 2000, 1500, 1000):
@@ -88,7 +92,7 @@ def test_cooling_stages_are_chained():
 
 def test_protocol_hash_changes_with_settings():
     a = MeltQuenchMaker(protocol=ProtocolSettings()).protocol_hash()
-    b = MeltQuenchMaker(protocol=ProtocolSettings(anneal_steps=5)).protocol_hash()
+    b = MeltQuenchMaker(protocol=ProtocolSettings(anneal_steps=50)).protocol_hash()
     c = MeltQuenchMaker(engine=EngineSpec(timestep_fs=0.5)).protocol_hash()
     assert len({a, b, c}) == 3
     assert a == MeltQuenchMaker(protocol=ProtocolSettings()).protocol_hash()
@@ -148,10 +152,10 @@ def test_make_accepts_a_structure_and_update_kwargs_keeps_settings():
     from amorphdb.structure import pack_structure
 
     maker = MeltQuenchMaker(protocol=ProtocolSettings(melt_steps=777, **DIRECT))
-    updated = maker.update_kwargs({"protocol": {"target_atoms": 50, "volume": {"n_steps": 5}}})
+    updated = maker.update_kwargs({"protocol": {"target_atoms": 50, "volume": {"n_steps": 50}}})
     assert isinstance(updated.protocol, ProtocolSettings)
     assert updated.protocol.target_atoms == 50 and updated.protocol.melt_steps == 777
-    assert updated.protocol.volume.n_steps == 5
+    assert updated.protocol.volume.n_steps == 50
     assert updated.protocol.cooling.method.value == "none"
     assert maker.protocol.target_atoms == 100  # the original is untouched
     engine = maker.update_kwargs({"engine": {"timestep_fs": 0.5}}).engine

@@ -20,14 +20,16 @@ built, so an uncovered composition fails before any job runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from jobflow import Flow, Job, Maker, OutputReference, job
+from jobflow.core.maker import recursive_call
 from pymatgen.core import Structure
 
 from amorphdb.engines import EngineName, EngineSpec, Ensemble, get_engine
-from amorphdb.flows.md import MDMaker
+from amorphdb.errors import ConfigError
+from amorphdb.flows.md import MDMaker, stage_fields
 from amorphdb.flows.protocol import CoolingMethod, ProtocolSettings
 from amorphdb.flows.record import record_arrhenius, record_temperature
 from amorphdb.flows.resume import META_KEY, ResumePoint, anneal_key, melt_key, stage_tag
@@ -85,6 +87,20 @@ def check_composition(
 class MeltQuenchMaker(Maker):
     """Maker of the whole protocol for one composition.
 
+    The MD stages are nested makers (atomate2 style): each is a template that the flow
+    completes from ``protocol`` and ``engine`` — the one place stage values come from:
+    engine, temperature(s), steps, ensemble where the protocol fixes it, ``traj_every``,
+    ``thermo_every``, ``seed`` and, for the volume maker, every ``protocol.volume``
+    setting. Whatever else a stage maker holds (thermostat, damping, its own ``make``)
+    is kept, so one stage can be swapped::
+
+        MeltQuenchMaker(anneal_maker=MyMDMaker(thermostat="langevin"))
+        maker.update_kwargs({"thermostat": "langevin"}, class_filter=MDMaker)
+
+    ``class_filter=MDStageFields`` reaches the volume maker too. Any jobflow Maker whose
+    ``make(structure, velocities)`` returns an :class:`~amorphdb.engines.MDRunDocument`
+    fits a production or cooling stage; it receives the fields above that it has.
+
     Parameters
     ----------
     name
@@ -95,12 +111,27 @@ class MeltQuenchMaker(Maker):
         Protocol settings (MPMorph defaults).
     campaign
         Campaign name written into every document.
+    melt_maker
+        Melt production (default :class:`MDMaker`; run as
+        :class:`~amorphdb.flows.segments.SegmentedMDMaker` segments when
+        ``protocol.max_steps_per_job`` is shorter than the stage and the maker is a
+        plain ``MDMaker`` or a ``SegmentedMDMaker``).
+    cooling_maker
+        Every cooling ramp (glass path, ``linear``/``stepwise`` stages).
+    volume_maker
+        Every volume equilibration (default :class:`VolumeEquilibrationMaker`).
+    anneal_maker
+        Anneal productions and the glass point's NVT run (segmented as the melt).
     """
 
     name: str = "melt-quench"
     engine: EngineSpec = field(default_factory=EngineSpec)
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
     campaign: str = "default"
+    melt_maker: Maker | None = None
+    cooling_maker: Maker | None = None
+    volume_maker: VolumeEquilibrationMaker | None = None
+    anneal_maker: Maker | None = None
 
     def __post_init__(self) -> None:
         # jobflow's from_dict / update_kwargs may hand plain dicts: keep typed settings
@@ -108,19 +139,53 @@ class MeltQuenchMaker(Maker):
             self.protocol = ProtocolSettings.model_validate(_plain(self.protocol))
         if isinstance(self.engine, dict):
             self.engine = EngineSpec.model_validate(_plain(self.engine))
+        # concrete nested makers, so update_kwargs(..., class_filter=...) reaches them
+        for stage, default in _STAGE_DEFAULTS.items():
+            if getattr(self, stage) is None:
+                setattr(self, stage, default())
 
-    def update_kwargs(self, update: dict[str, Any], *args: Any, dict_mod: bool = False,
-                      **kwargs: Any) -> MeltQuenchMaker:
-        """jobflow's ``update_kwargs``; a dict for ``protocol`` or ``engine`` is merged into
-        the current settings (``{"protocol": {"target_atoms": 50}}`` changes one field and
-        keeps the others) instead of replacing them."""
-        if not dict_mod:
-            update = {
-                key: _merged(getattr(self, key), value)
-                if key in ("protocol", "engine") and isinstance(value, dict) else value
-                for key, value in update.items()
-            }
-        return super().update_kwargs(update, *args, dict_mod=dict_mod, **kwargs)
+    def update_kwargs(
+        self,
+        update: dict[str, Any],
+        name_filter: str | None = None,
+        class_filter: type[Maker] | None = None,
+        nested: bool = True,
+        dict_mod: bool = False,
+    ) -> MeltQuenchMaker:
+        """jobflow's ``update_kwargs``, applied to this maker and its stage makers.
+
+        Each matching maker takes the keys it has (``{"thermostat": "langevin"}`` reaches
+        every MD stage, not this maker); a dict for a settings model (``protocol``,
+        ``engine``) is merged into the current settings (``{"protocol": {"target_atoms":
+        50}}`` changes one field and keeps the others). A key no matching maker has
+        raises :class:`~amorphdb.errors.ConfigError` (jobflow would fail later, in
+        ``from_dict``). ``dict_mod=True`` is jobflow's own behaviour.
+        """
+        if dict_mod:
+            return super().update_kwargs(update, name_filter, class_filter, nested, dict_mod)
+        used: set[str] = set()
+
+        def apply(maker: Maker) -> Maker:
+            names = {f.name for f in fields(maker)}
+            values = {}
+            for key, value in update.items():
+                if key not in names:
+                    continue
+                current = getattr(maker, key)
+                if isinstance(value, dict) and hasattr(current, "model_validate"):
+                    value = type(current).model_validate(_merged(current, value))
+                values[key] = value
+            used.update(values)
+            return replace(maker, **values)
+
+        updated = recursive_call(self, apply, name_filter, class_filter, nested)
+        unknown = sorted(set(update) - used)
+        if unknown:
+            raise ConfigError(
+                f"no maker matching the filters has {', '.join(unknown)}; check the key "
+                "names (fields of MeltQuenchMaker or of its stage makers)"
+            )
+        return updated
 
     def _engine(self, stage: str) -> EngineSpec:
         """The engine spec of a stage: VASP picks its INCAR preset by stage
@@ -129,19 +194,21 @@ class MeltQuenchMaker(Maker):
             return self.engine
         return self.engine.model_copy(update={"settings": {**self.engine.settings, "stage": stage}})
 
-    def _md(
-        self, name: str, temperature_K: float, n_steps: int, stage: str = "anneal", **kw
-    ) -> MDMaker:
+    def _stage(self, maker: Maker, stage: str, **values: Any) -> Maker:
+        """``maker`` completed with the protocol's values for the fields it has."""
         p = self.protocol
-        return MDMaker(
-            name=name,
-            engine=self._engine(stage),
-            temperature_K=temperature_K,
-            n_steps=n_steps,
-            traj_every=p.traj_every,
-            thermo_every=p.thermo_every,
-            seed=p.seed,
-            **kw,
+        values = {
+            "engine": self._engine(stage), "traj_every": p.traj_every,
+            "thermo_every": p.thermo_every, "seed": p.seed, **values,
+        }
+        names = {f.name for f in fields(maker)}
+        return replace(maker, **{k: v for k, v in values.items() if k in names})
+
+    def _cooling(self, name: str, t0: float, t1: float, n_steps: int, **kw: Any) -> Maker:
+        """A cooling ramp ``t0`` → ``t1`` (K) from :attr:`cooling_maker`."""
+        return self._stage(
+            self.cooling_maker, "anneal", name=name, temperature_K=t0, end_temperature_K=t1,
+            n_steps=n_steps, **kw,
         )
 
     def _production(
@@ -153,21 +220,19 @@ class MeltQuenchMaker(Maker):
         Returns the job or flow, a reference to its :class:`MDRunDocument`, and the
         uuid of the job whose output holds the trajectory.
         """
-        p = self.protocol
-        if p.max_steps_per_job is None or n_steps <= p.max_steps_per_job:
-            md_job = self._md(name, temperature_K, n_steps, stage=stage).make(structure, velocities)
-            return md_job, md_job.output, md_job.uuid
-        segmented = SegmentedMDMaker(
-            name=name,
-            engine=self._engine(stage),
-            temperature_K=temperature_K,
-            n_steps=n_steps,
-            traj_every=p.traj_every,
-            thermo_every=p.thermo_every,
-            seed=p.seed,
-            max_steps_per_job=p.max_steps_per_job,
-        ).make(structure, velocities)
-        return segmented, segmented.output, segmented.jobs[-1].uuid
+        limit = self.protocol.max_steps_per_job
+        template = self.melt_maker if stage == "melt" else self.anneal_maker
+        values = {"name": name, "temperature_K": temperature_K, "n_steps": n_steps}
+        if limit is not None and n_steps > limit and type(template) is MDMaker:
+            template = SegmentedMDMaker(**stage_fields(template))
+        if isinstance(template, SegmentedMDMaker) and limit is not None and n_steps > limit:
+            maker = self._stage(template, stage, max_steps_per_job=limit, **values)
+            segmented = maker.make(structure, velocities)
+            return segmented, segmented.output, segmented.jobs[-1].uuid
+        if isinstance(template, SegmentedMDMaker):  # short enough for one job
+            template = MDMaker(**stage_fields(template))
+        md_job = self._stage(template, stage, **values).make(structure, velocities)
+        return md_job, md_job.output, md_job.uuid
 
     def _volume(
         self,
@@ -177,9 +242,10 @@ class MeltQuenchMaker(Maker):
         n_steps: int | None = None,
     ) -> VolumeEquilibrationMaker:
         v = self.protocol.volume
-        return VolumeEquilibrationMaker(
+        return self._stage(
+            self.volume_maker,
+            "equilibration",
             name=f"volume equilibration {temperature_K:g} K",
-            engine=self._engine("equilibration"),
             temperature_K=temperature_K,
             n_steps=n_steps or v.n_steps,
             scale_factors=list(v.scale_factors),
@@ -189,8 +255,6 @@ class MeltQuenchMaker(Maker):
             noise_sigmas=v.noise_sigmas,
             on_unconverged=v.on_unconverged,
             start_density_g_cm3=start_density_g_cm3,
-            thermo_every=self.protocol.thermo_every,
-            seed=self.protocol.seed,
         )
 
     def _anneal_stage(
@@ -226,8 +290,8 @@ class MeltQuenchMaker(Maker):
             )
         )
         for i, (t0, t1) in enumerate(stages):
-            cool = self._md(
-                f"cool {i} {t0:g}->{t1:g} K", t0, p.cooling.n_steps, end_temperature_K=t1
+            cool = self._cooling(
+                f"cool {i} {t0:g}->{t1:g} K", t0, t1, p.cooling.n_steps
             ).make(previous_structure, previous_velocities)
             jobs.append(cool)
             previous_structure = cool.output.structure
@@ -269,11 +333,9 @@ class MeltQuenchMaker(Maker):
         jobs: list[Job] = []
         previous = melt_out
         for t0, t1, n_steps, npt in stages:
-            cool = self._md(
-                f"cool {t0:g}->{t1:g} K", t0, n_steps, stage="anneal",
-                end_temperature_K=t1,
-                ensemble=Ensemble.NPT if npt else Ensemble.NVT,
-                pressure_kbar=c.pressure_kbar,
+            cool = self._cooling(
+                f"cool {t0:g}->{t1:g} K", t0, t1, n_steps,
+                ensemble=Ensemble.NPT if npt else Ensemble.NVT, pressure_kbar=c.pressure_kbar,
             ).make(previous.structure, previous.final_velocities_A_per_fs)
             jobs.append(cool)
             previous = cool.output
@@ -285,8 +347,21 @@ class MeltQuenchMaker(Maker):
         return jobs, out
 
     def protocol_hash(self) -> str:
-        """Hash of the protocol and engine settings (part of every document key)."""
-        return self.protocol.protocol_hash(self.engine.model_dump(mode="json"))
+        """Hash of the protocol and engine settings (part of every document key).
+
+        A stage maker other than its default template (a swapped class, a thermostat)
+        enters the hash too; with the default templates the hash is the one of
+        ``protocol`` and ``engine`` alone, as before stage makers existed.
+        """
+        engine = self.engine.model_dump(mode="json")
+        custom = {
+            stage: _settings_dict(getattr(self, stage))
+            for stage, default in _STAGE_DEFAULTS.items()
+            if _settings_dict(getattr(self, stage)) != _settings_dict(default())
+        }
+        if custom:
+            engine = {**engine, "stage_makers": custom}
+        return self.protocol.protocol_hash(engine)
 
     def make(self, formula: str | Structure, resume: ResumePoint | None = None) -> Flow:
         """Build the flow for ``formula`` (checked against the engine first).
@@ -326,16 +401,17 @@ class MeltQuenchMaker(Maker):
                 cell, cell_uuid = pack.output, pack.uuid
             else:
                 cell, cell_uuid = start_structure, None
-            if path:  # melt at the packing (glass) density: no volume search
-                melt_start, melt_velocities, melt_volume_out = cell, None, None
-                volume_uuid = cell_uuid
-            else:
-                melt_volume = self._volume(p.melt_temperature_K).make(cell)
-                jobs.append(melt_volume)
-                melt_start = melt_volume.output.structure
-                melt_velocities = melt_volume.output.velocities_A_per_fs
-                melt_volume_out = melt_volume.output
-                volume_uuid = melt_volume_out.uuid
+            # the melt runs at its own P ≈ 0 volume at the melt temperature: on the glass
+            # path one NPT run from the packing density (docs/protocol.md, melt row)
+            melt_volume = (
+                self._volume(p.melt_temperature_K, method="npt") if path
+                else self._volume(p.melt_temperature_K)
+            ).make(cell)
+            jobs.append(melt_volume)
+            melt_start = melt_volume.output.structure
+            melt_velocities = melt_volume.output.velocities_A_per_fs
+            melt_volume_out = melt_volume.output
+            volume_uuid = melt_volume_out.uuid
             melt_job, melt_out, melt_uuid = self._production(
                 f"melt {p.melt_temperature_K:g} K",
                 p.melt_temperature_K,
@@ -346,7 +422,7 @@ class MeltQuenchMaker(Maker):
             )
             _tag(melt_job, melt_uuid, stage_tag(
                 self.campaign, formula, "melt", melt_key(formula, self.engine, p),
-                p.melt_temperature_K, volume_uuid or melt_uuid,  # a given cell: no pack job
+                p.melt_temperature_K, volume_uuid,
             ))
             jobs.append(melt_job)
             refs = {"production": melt_uuid}
@@ -355,7 +431,7 @@ class MeltQuenchMaker(Maker):
         else:
             melt_uuid = resume.melt.production_uuid
             melt_out = OutputReference(melt_uuid)
-            melt_volume_out = None if path else OutputReference(resume.melt.volume_uuid)
+            melt_volume_out = OutputReference(resume.melt.volume_uuid)
             refs = {"production": melt_uuid, "resumed_from": melt_uuid}
         melt_record = record_temperature(
             melt_out,
@@ -430,6 +506,15 @@ class MeltQuenchMaker(Maker):
         return Flow(jobs, output=output, name=f"{self.name} {formula}")
 
 
+#: the default template of each stage maker (completed by ``MeltQuenchMaker._stage``)
+_STAGE_DEFAULTS = {
+    "melt_maker": lambda: MDMaker(name="melt"),
+    "cooling_maker": lambda: MDMaker(name="cool"),
+    "volume_maker": lambda: VolumeEquilibrationMaker(),
+    "anneal_maker": lambda: MDMaker(name="anneal"),
+}
+
+
 def _tag(job_or_flow: Job | Flow, uuid: str, tag: dict[str, Any]) -> None:
     """Put the resume tag on the job whose output is the stage's run document."""
     jobs = job_or_flow.jobs if isinstance(job_or_flow, Flow) else [job_or_flow]
@@ -438,6 +523,12 @@ def _tag(job_or_flow: Job | Flow, uuid: str, tag: dict[str, Any]) -> None:
             candidate.metadata[META_KEY] = tag
             return
     raise RuntimeError(f"no job {uuid} in {job_or_flow.name}")  # a bug, not user input
+
+
+def _settings_dict(maker: Maker) -> dict[str, Any]:
+    """A stage maker's class and settings, without its name (hash input)."""
+    data = maker.as_dict()
+    return {k: v for k, v in data.items() if k not in ("name", "@version")}
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
