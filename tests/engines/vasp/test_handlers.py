@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -127,9 +127,9 @@ def test_walltime_writes_stopcar_before_the_limit(tmp_path):
         SETTINGS["PMG_VASP_PSP_DIR"] = old
     subprocess.run([sys.executable, str(FAKE_VASP)], cwd=tmp_path / "run", check=True)
     shutil.copy(tmp_path / "run" / "OUTCAR", tmp_path / "OUTCAR")
-    h = SegmentWalltimeHandler(wall_time=1.0, buffer_time=0.6)
-    assert not h.check(str(tmp_path))
-    time.sleep(0.5)
+    h = SegmentWalltimeHandler(wall_time=1000.0, buffer_time=600.0)
+    assert not h.check(str(tmp_path))  # 1000 s left
+    h.start_time -= datetime.timedelta(seconds=500)  # 500 s of the part used: < buffer left
     assert h.check(str(tmp_path))
     result = h.correct(str(tmp_path))
     assert "LSTOP" in (tmp_path / "STOPCAR").read_text() and result["actions"] is None
