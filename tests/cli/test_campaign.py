@@ -96,7 +96,13 @@ def test_missing_jobflow_remote_project(tmp_path, capsys, monkeypatch):
 
 
 def test_status_watch_refreshes_until_interrupted(tmp_path):
-    """``--watch`` re-reads the store: a change made while it runs shows; Ctrl-C ends it."""
+    """``--watch`` re-reads the store: a change made while it runs shows; Ctrl-C ends it.
+
+    Rich refreshes its live table only on a terminal, so TTY_COMPATIBLE/TTY_INTERACTIVE
+    make the redirected output one; the test then polls that output (generous deadlines,
+    no fixed sleeps: the machine may be loaded).
+    """
+    import os
     import signal
     import subprocess
     import sys
@@ -109,17 +115,31 @@ def test_status_watch_refreshes_until_interrupted(tmp_path):
     spec = load_campaign(path)
     with open_database(spec.store_path()) as db:
         db.record_attempt("tiny", "Li2Si2O5", "failed", error="packmol failed to pack")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "amorphdb", "status", str(path), "--watch", "0.2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**__import__("os").environ, "COLUMNS": "200"},
-    )
-    time.sleep(8)  # started (imports take a few seconds on a loaded machine)
-    with open_database(spec.store_path()) as db:
-        db.record_attempt("tiny", "Li2SiO3", "failed", error="ERROR: Lost atoms: original 36")
-    time.sleep(3)  # a few refreshes later
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out_file = tmp_path / "watch.out"
+
+    def wait_for(text: str, timeout_s: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while text not in out_file.read_text(errors="replace"):
+            assert proc.poll() is None, out_file.read_text(errors="replace")
+            assert time.monotonic() < deadline, f"'{text}' never shown"
+            time.sleep(0.2)
+
+    with out_file.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "amorphdb", "status", str(path), "--watch", "0.2"],
+            stdout=out, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "COLUMNS": "200", "TTY_COMPATIBLE": "1",
+                 "TTY_INTERACTIVE": "1", "NO_COLOR": "1"},
+        )
+        try:
+            wait_for("packmol failed to pack")  # running, first table drawn
+            with open_database(spec.store_path()) as db:
+                db.record_attempt("tiny", "Li2SiO3", "failed",
+                                  error="ERROR: Lost atoms: original 36")
+            wait_for("Lost atoms")  # written after the watch started
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     assert proc.returncode == 0 and "Traceback" not in err
-    assert "Lost atoms" in out  # written after the watch started
-    assert "packmol failed to pack" in out
