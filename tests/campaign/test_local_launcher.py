@@ -34,7 +34,7 @@ def test_lost_parent_is_shown_lost_and_rerun_closes_it(campaign_file):
         db.record_attempt("tiny", "Li2Si2O5", "running", stage="melt 5000 K")
         hb = Heartbeats(db)
         hb.beat("tiny", "Li2Si2O5", launcher="local", stage="melt 5000 K")
-        hb.coll.update_one({"_id": hb.key("tiny", "Li2Si2O5")}, {"$set": {"pid": _dead_pid()}})
+        hb.book.beat("tiny", "Li2Si2O5", {"pid": _dead_pid()})  # its launcher died
         hb.close()
         [status] = read_status(spec, db)
         assert status.state == LOST

@@ -60,7 +60,7 @@ def make_amorphous(
         pressure_mean_kbar=0.4,
         pressure_std_kbar=3.0,
         diffusion=diffusion,
-        descriptors={"Si_O_coordination": 4.0},
+        descriptors=extra.pop("descriptors", {"Si_O_coordination": 4.0}),
         provenance=EngineProvenance(
             engine="lammps",
             version="2Aug2023",
@@ -129,3 +129,30 @@ def claim_in_process(config, formula, barrier) -> bool:
     with AmorphousDB.from_config(config) as db:
         barrier.wait()  # all processes claim at the same moment
         return db.record_attempt("race", formula, "waiting", claim=True) is not None
+
+
+def crystal_record(name: str, *, temperature_K: float = 300.0, campaign: str = "test"):
+    """A summary carrying the real structure descriptors of a known crystal.
+
+    ``"SiO2"``: α-quartz (Si–O CN 4, Q4 = 1); ``"Li2SiO3"``: metasilicate chains (Q2 = 1).
+    The descriptors are computed by :func:`amorphdb.flows.structure_record.structure_record`,
+    as ``record_temperature`` and ``db backfill`` store them.
+    """
+    from amorphdb.analysis import Trajectory
+    from amorphdb.flows.structure_record import structure_record
+    from tests.analysis.test_descriptors import alpha_quartz, li2sio3
+
+    structure = {"SiO2": alpha_quartz, "Li2SiO3": li2sio3}[name]()
+    traj = Trajectory(
+        [s.symbol for s in structure.species], structure.cart_coords[None],
+        structure.lattice.matrix, time_step=10.0,
+    )
+    return AmorphousDoc.from_structure(
+        structure,
+        campaign=campaign,
+        temperature_K=temperature_K,
+        protocol_hash="p1",
+        state="completed",
+        descriptors={"structure": structure_record(traj, "lammps", "pedone2006")},
+        provenance=EngineProvenance(engine="lammps", potential="pedone2006", timestep_fs=1.0),
+    )

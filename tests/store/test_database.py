@@ -12,16 +12,23 @@ from amorphdb.errors import CompositionError, StoreError
 from amorphdb.store.query import AmorphousQuery
 from amorphdb.store.schemas import ResultState
 
+
+def _raw(db, collection):
+    """The pymongo-compatible collection under a store (tests that write around the API)."""
+    from amorphdb.store.atomic import _collection_of
+
+    return _collection_of(db._store(collection))
+
 # ---------------------------------------------------------------- idempotent writes
 
 
 def test_double_write_changes_nothing(db):
     doc = make_amorphous()
     assert db.upsert_amorphous(doc) == "inserted"
-    first = db._coll("amorphous").find_one({"_id": doc.key()})
+    first = db._store("amorphous").query_one({"_id": doc.key()})
     # the same result built again (new timestamps) is the same content
     assert db.upsert_amorphous(make_amorphous()) == "unchanged"
-    assert db._coll("amorphous").find_one({"_id": doc.key()}) == first
+    assert db._store("amorphous").query_one({"_id": doc.key()}) == first
     assert db.count() == 1
 
 
@@ -41,10 +48,10 @@ def test_completed_rerun_replaces_failed_and_completed(db):
     assert db.upsert_amorphous(make_amorphous(D_Li=2e-5)) == "replaced"
     (doc,) = db.find()
     assert (doc.state, doc.diffusion["Li"].D_cm2_s, doc.error) == ("completed", 2e-5, None)
-    created = db._coll("amorphous").find_one({})["created_at"]
+    created = db._store("amorphous").query_one({})["created_at"]
     # a better completed run replaces a completed one, keeping created_at
     assert db.upsert_amorphous(make_amorphous(D_Li=3e-5)) == "replaced"
-    stored = db._coll("amorphous").find_one({})
+    stored = db._store("amorphous").query_one({})
     assert stored["created_at"] == created
     assert stored["diffusion"]["Li"]["D_cm2_s"] == 3e-5
     assert db.count() == 1
@@ -106,12 +113,12 @@ def test_duplicate_id_is_rejected_by_the_backend(db):
     doc = make_amorphous()
     db.upsert_amorphous(doc)
     with pytest.raises(DUPLICATE_KEY_ERRORS):
-        db._coll("amorphous").insert_one(doc.to_mongo())
+        _raw(db, "amorphous").insert_one(doc.to_mongo())
 
 
 def test_interrupted_write_leaves_old_document_whole(db, monkeypatch):
     db.upsert_amorphous(make_amorphous(D_Li=1e-5))
-    coll = db._coll("amorphous")
+    coll = _raw(db, "amorphous")
     before = coll.find_one({})
 
     def crash(*args, **kwargs):
@@ -319,6 +326,42 @@ def test_dataframe_columns_and_join(populated):
     assert set(df["engine"]) == {"lammps"}
 
 
+def test_descriptor_columns_in_tables(db):
+    """``fields`` takes the descriptor names ``where`` filters on (real crystal values)."""
+    from store_factories import crystal_record
+
+    db.upsert_amorphous(crystal_record("SiO2"))
+    db.upsert_amorphous(crystal_record("Li2SiO3"))
+    fields = "formula_reduced,cn.Si-O,cn.Li-O,qn.Si.Q4,packing_fraction,density_g_cm3"
+    df = db.to_dataframe(fields=fields, sort="formula_reduced")
+    assert list(df.columns) == fields.split(",")
+    quartz, meta = df.set_index("formula_reduced").loc["SiO2"], df.iloc[0]
+    assert meta["formula_reduced"] == "Li2SiO3"
+    assert quartz["cn.Si-O"] == 4.0 and quartz["qn.Si.Q4"] == 1.0  # a tetrahedral network
+    assert meta["cn.Si-O"] == 4.0 and meta["cn.Li-O"] == 4.0 and pd.isna(meta["qn.Si.Q4"])
+    assert pd.isna(quartz["cn.Li-O"])
+    # Shannon radii: Si4+ (IV) 0.26 Å, O2- (II) 1.35 Å in α-quartz's 113.0 Å³
+    from tests.analysis.test_descriptors import alpha_quartz
+
+    volume = alpha_quartz().volume
+    assert quartz["packing_fraction"] == pytest.approx(
+        (3 * 0.26**3 + 6 * 1.35**3) * 4 / 3 * np.pi / volume, rel=1e-3
+    )
+    assert quartz["density_g_cm3"] == pytest.approx(2.649, abs=0.002)
+    # a group name gives every column under it, in the order the records hold them
+    df = db.to_dataframe(fields=["formula_reduced", "qn.Si"], sort="formula_reduced")
+    assert list(df.columns) == ["formula_reduced", "qn.Si.Q2", "qn.Si.Q4"]
+    assert df["qn.Si.Q2"].tolist()[0] == 1.0
+    # filter and show the same descriptor
+    q = AmorphousQuery(ranges={"qn.Si.Q4": (0.9, None)})
+    assert db.to_dataframe(q, fields="formula_reduced,qn.Si.Q4").values.tolist() == [["SiO2", 1.0]]
+    with pytest.raises(StoreError, match=r"no matching record has descriptor 'cn\.B-O'; "
+                                         r"they hold: .*cn\.Si-O, .*qn\.Si\.Q4"):
+        db.to_dataframe(fields="formula_reduced,cn.B-O")
+    with pytest.raises(StoreError, match=r"unknown field 'cnn'; known fields: .*cn\.<El>-<El>"):
+        db.to_dataframe(fields="cnn")
+
+
 def test_structures(populated):
     pairs = populated.find_structures(chemsys="B-Li-O")
     assert len(pairs) == 1
@@ -356,14 +399,14 @@ def test_bad_queries_one_line(populated, kwargs, error, match):
 
 def test_structure_kept_apart_and_replaced_with_its_result(db):
     db.upsert_amorphous(make_amorphous(seed=1))
-    stored = db._coll("amorphous").find_one({})
+    stored = db._store("amorphous").query_one({})
     assert "structure" not in stored and stored["structure_id"].startswith(stored["_id"] + "|")
     first = db.get_structure(stored["_id"])
     # same numbers, different final structure: a new result, the old structure is removed
     assert db.upsert_amorphous(make_amorphous(seed=2)) == "replaced"
     second = db.get_structure(db.find()[0])
     assert not np.allclose(first.frac_coords, second.frac_coords)
-    assert db._coll("structures").count_documents({}) == 1
+    assert db._store("structures").count() == 1
     (doc,) = db.find(with_structures=True)
     assert doc.get_structure() == second
 
@@ -396,14 +439,14 @@ def test_parallel_writers_never_duplicate(tmp_path):
     assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
     with AmorphousDB.from_config(StoreConfig(path=tmp_path / "db")) as db:
         assert db.count() == 10
-        assert db._coll("structures").count_documents({}) == 10
+        assert db._store("structures").count() == 10
         assert len(db.find_campaigns()) == 1
 
 
 def test_mongodb_unique_and_query_indexes(db):
     if db.config.type == "embedded":
         pytest.skip("montydb keeps no secondary indexes (create_index is a no-op)")
-    info = db._coll("amorphous").index_information()
+    info = _raw(db, "amorphous").index_information()
     key = info["amorphdb_key"]
     assert key["unique"] is True
     assert [k for k, _ in key["key"]] == [
@@ -414,12 +457,12 @@ def test_mongodb_unique_and_query_indexes(db):
     ]
     indexed = {k for idx in info.values() for k, _ in idx["key"]}
     assert {"chemsys", "elements", "temperature_K", "diffusion.Li.D_cm2_s"} <= indexed
-    assert db._coll("arrhenius").index_information()["amorphdb_key"]["unique"] is True
+    assert _raw(db, "arrhenius").index_information()["amorphdb_key"]["unique"] is True
     # a second document with the same key fields but another _id is refused by the index
     from amorphdb.store.database import DUPLICATE_KEY_ERRORS
 
     raw = make_amorphous().to_mongo()
-    db._coll("amorphous").insert_one(raw)
+    _raw(db, "amorphous").insert_one(raw)
     raw["_id"] = "other-id"
     with pytest.raises(DUPLICATE_KEY_ERRORS):
-        db._coll("amorphous").insert_one(raw)
+        _raw(db, "amorphous").insert_one(raw)

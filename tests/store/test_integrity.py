@@ -13,7 +13,7 @@ def test_checksum_survives_the_round_trip_and_detects_a_change(db):
     from store_factories import make_amorphous
 
     db.upsert_amorphous(make_amorphous())
-    (stored,) = list(db._coll("amorphous").find({}))
+    (stored,) = list(db._store("amorphous").query({}))
     assert verify(stored) is True  # datetimes canonicalised to BSON's milliseconds
     stored["density_g_cm3"] += 1.0
     assert verify(stored) is False
@@ -30,7 +30,7 @@ def test_check_and_repair_campaign_records(tmp_path, store_config):
         assert report.checked["job records"] == 3
         db.record_attempt("test", "Li2Si2O5", "completed")
         assert check_store(db).ok
-        db._coll("arrhenius").delete_many({})  # a lost Arrhenius collection's content
+        db._store("arrhenius").remove_docs({})  # a lost Arrhenius collection's content
         report = check_store(db)
         assert {p.message for p in report.problems} == {"Arrhenius fit is missing"}
         _before, after = repair_store(db)
@@ -46,7 +46,7 @@ def test_lost_result_without_job_document_is_reported_not_repairable(db):
     doc = make_amorphous()
     db.upsert_amorphous(doc)
     db.record_attempt("test", "Li2Si2O5", "completed")
-    db._coll("amorphous").delete_one({"_id": doc.key()})
+    db._store("amorphous").remove_docs({"_id": doc.key()})
     _before, after = repair_store(db)
     (problem,) = after.problems
     assert (problem.kind, problem.where, problem.repairable) == (

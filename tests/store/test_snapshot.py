@@ -156,7 +156,7 @@ def test_persisted_snapshot_ignored_after_write_bypassing_token(cached, tmp_path
     db, slow = cached
     n = db.count()
     victim = next(iter(db.find_raw(limit=1)))["_id"]
-    slow._coll("amorphous").delete_one({"_id": victim})  # montydb itself: no token bump
+    slow._store("amorphous").remove_docs({"_id": victim})  # montydb itself: no token bump
     fresh = AmorphousDB.from_config(StoreConfig(path=tmp_path / "db"))
     assert fresh.count() == n - 1  # the file stamp changed: rebuilt from the documents
     assert fresh.get(victim) is None

@@ -86,7 +86,7 @@ def test_trajectory_not_in_summary_document(tmp_path, store_config):
     assert set(out["output"]["trajectory"]) == {"@class", "@module", "blob_uuid", "store"}
     with AmorphousDB.from_config(store_config) as db:
         db.build_from_job_store(store)
-        raw = db._coll("amorphous").find_one({})
+        raw = db._store("amorphous").query_one({})
         assert len(json.dumps(raw, default=str)) < 20_000  # the summary stays small
 
 

@@ -82,7 +82,7 @@ class JobflowRemoteLauncher:
             kwargs.setdefault("serverSelectionTimeoutMS", 3000)
         try:
             queue.connect()
-            queue._collection.database.client.admin.command("ping")
+            queue.count()  # maggma's public API; a server round trip (fails fast when down)
         except Exception as exc:
             raise ConfigError(
                 f"cannot reach the jobflow-remote queue database at {address} "

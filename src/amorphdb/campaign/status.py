@@ -21,7 +21,6 @@ from typing import Any
 
 from amorphdb.store.schemas import CampaignDoc, ResultState
 
-HEARTBEAT_COLLECTION = "campaign_heartbeats"
 #: state shown for an in-flight record whose launcher is gone
 LOST = "lost"
 #: state shown for a composition of the campaign file with no record yet
@@ -47,13 +46,14 @@ def pid_alive(pid: int) -> bool:
 
 
 class Heartbeats:
-    """The ``campaign_heartbeats`` collection of a database (parent-only writes)."""
+    """The heartbeats of a database's compositions in flight (parent-only writes).
+
+    A thin view on :class:`~amorphdb.store.campaigns.CampaignBook`, which keeps them in
+    the store's ``heartbeats`` collection with atomic writes on every back end.
+    """
 
     def __init__(self, db: Any) -> None:
-        self.store = db.config.make_store(HEARTBEAT_COLLECTION)
-        self.store.connect()
-        self.coll = self.store._collection
-        self.book = db.campaign_book  # atomic upserts (amorphdb.store.campaigns)
+        self.book = db.campaign_book
 
     @staticmethod
     def key(campaign: str, formula: str) -> str:
@@ -90,19 +90,18 @@ class Heartbeats:
 
     def clear(self, campaign: str, formula: str) -> None:
         """Forget the heartbeat of a finished composition."""
-        self.coll.delete_one({"_id": self.key(campaign, formula)})
+        self.book.clear_beat(campaign, formula)
 
     def get(self, campaign: str, formula: str) -> dict[str, Any] | None:
         """The heartbeat document of a composition, or None."""
-        return self.coll.find_one({"_id": self.key(campaign, formula)})
+        return self.book.heartbeat(campaign, formula)
 
     def all(self, campaign: str) -> dict[str, dict[str, Any]]:
         """formula_reduced → heartbeat document, for one campaign."""
-        return {d["_id"].split("|", 1)[1]: d for d in self.coll.find({"campaign": campaign})}
+        return self.book.heartbeats(campaign)
 
     def close(self) -> None:
-        """Close the store."""
-        self.store.close()
+        """Nothing to close: the database's own stores are used (closed with it)."""
 
 
 def is_lost(heartbeat: dict[str, Any] | None, timeout_s: float, now: float | None = None) -> bool:

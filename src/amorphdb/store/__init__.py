@@ -12,14 +12,9 @@ analysis package) are loaded on first access.
 
 from typing import Any
 
-from amorphdb.store.config import (
-    STORE_ENV_VAR,
-    StoreConfig,
-    StoreType,
-    open_database,
-    open_job_store,
-)
-from amorphdb.store.database import AmorphousDB
+from amorphdb.store.config import STORE_ENV_VAR, StoreConfig, StoreType
+from amorphdb.store.database import AmorphousDB, open_database
+from amorphdb.store.jobstore import open_job_store
 from amorphdb.store.query import AmorphousQuery
 from amorphdb.store.schemas import (
     AmorphousDoc,

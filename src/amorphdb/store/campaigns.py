@@ -14,8 +14,9 @@ Every write here is one atomic step on every back end:
   ``BEGIN IMMEDIATE`` transaction on the collection file
   (:meth:`~amorphdb.store.embedded.EmbeddedCollection.update`), so racing processes are
   serialised by SQLite — no lost update, no duplicate key, no full scan;
-* MongoDB: ``insert_one`` of a new key, or ``replace_one`` filtered on the revision read
-  (compare-and-set by the server); a heartbeat is one ``update_one(upsert=True)``.
+* MongoDB: an insert of a new key, or a replace filtered on the revision read
+  (compare-and-set by the server); a heartbeat is one merge-upsert
+  (:mod:`amorphdb.store.atomic`: maggma's ``Store`` API has none of these).
 
 Both collections are created when the store is opened (under the folder lock), never
 lazily by a first write.
@@ -29,6 +30,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from amorphdb.errors import StoreError
+from amorphdb.store.atomic import insert_new, merge_upsert, replace_if
 from amorphdb.store.checksums import seal
 from amorphdb.store.config import StoreType
 from amorphdb.store.schemas import Attempt, CampaignDoc, ResultState, utcnow
@@ -162,22 +164,18 @@ class CampaignBook:
 
             self._atomic("campaigns", key, change)
             return box["result"]
-        coll = self.db._coll("campaigns")
-        from amorphdb.store.database import DUPLICATE_KEY_ERRORS
-
+        store = self.db._store("campaigns")
         for _ in range(10):
-            old = coll.find_one({"_id": key})
+            old = store.query_one({"_id": key})
             result, new = next_record(old, *args)
             if new is None:
                 return result
             if old is None:
-                try:
-                    coll.insert_one(new)
+                if insert_new(store, new):
                     return result
-                except DUPLICATE_KEY_ERRORS:
-                    continue
+                continue  # inserted by another launcher meanwhile: compare again
             revision = int(old.get("revision", 0))
-            if coll.replace_one({"_id": key, "revision": revision}, new).matched_count == 1:
+            if replace_if(store, {"_id": key, "revision": revision}, new):
                 return result
         raise StoreError(f"could not record attempt for {key} (concurrent writers); retry")
 
@@ -187,7 +185,7 @@ class CampaignBook:
         if self._embedded:
             doc = self.db._embedded("campaigns").get(key)
         else:
-            doc = self.db._coll("campaigns").find_one({"_id": key})
+            doc = self.db._store("campaigns").query_one({"_id": key})
         return CampaignDoc.from_mongo(doc) if doc else None
 
     def find(self, campaign: str | None = None, state: str | None = None) -> list[CampaignDoc]:
@@ -197,7 +195,7 @@ class CampaignBook:
             crit["campaign"] = campaign
         if state:
             crit["state"] = str(ResultState(state))
-        return [CampaignDoc.from_mongo(d) for d in self.db._coll("campaigns").find(crit)]
+        return [CampaignDoc.from_mongo(d) for d in self.db._store("campaigns").query(crit)]
 
     # ------------------------------------------------------------------ heartbeats
     def beat(
@@ -220,13 +218,7 @@ class CampaignBook:
         if self._embedded:
             self._atomic("heartbeats", key, lambda old: {**(old or {}), **update, "_id": key})
             return
-        from amorphdb.store.database import DUPLICATE_KEY_ERRORS
-
-        coll = self.db._coll("heartbeats")
-        try:
-            coll.update_one({"_id": key}, {"$set": update}, upsert=True)
-        except DUPLICATE_KEY_ERRORS:  # two upserts inserted at once: the key exists now
-            coll.update_one({"_id": key}, {"$set": update})
+        merge_upsert(self.db._store("heartbeats"), key, update)
 
     def clear_beat(self, campaign: str, formula: str) -> None:
         """Forget the heartbeat of a finished composition."""
@@ -234,18 +226,18 @@ class CampaignBook:
         if self._embedded:
             self.db._embedded("heartbeats").delete(key)
         else:
-            self.db._coll("heartbeats").delete_one({"_id": key})
+            self.db._store("heartbeats").remove_docs({"_id": key})
 
     def heartbeat(self, campaign: str, formula: str) -> dict[str, Any] | None:
         """The heartbeat document of a composition, or None."""
         key = campaign_key(campaign, formula)
         if self._embedded:
             return self.db._embedded("heartbeats").get(key)
-        return self.db._coll("heartbeats").find_one({"_id": key})
+        return self.db._store("heartbeats").query_one({"_id": key})
 
     def heartbeats(self, campaign: str) -> dict[str, dict[str, Any]]:
         """formula_reduced → heartbeat document, for one campaign."""
-        found = self.db._coll("heartbeats").find({"campaign": campaign})
+        found = self.db._store("heartbeats").query({"campaign": campaign})
         return {d["_id"].split("|", 1)[1]: d for d in found}
 
     # ------------------------------------------------------------------ consistency
@@ -258,7 +250,10 @@ class CampaignBook:
         """
         crit = {"campaign": campaign} if campaign else {}
         results: dict[tuple[str, str], int] = {}
-        for d in self.db._coll("amorphous").find(crit, {"campaign": 1, "formula_reduced": 1}):
+        found = self.db._store("amorphous").query(
+            crit, properties={"campaign": 1, "formula_reduced": 1}
+        )
+        for d in found:
             pair = (d.get("campaign"), d.get("formula_reduced"))
             results[pair] = results.get(pair, 0) + 1
         recorded = {(d.campaign, d.formula_reduced) for d in self.find(campaign)}

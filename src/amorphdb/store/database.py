@@ -1,8 +1,10 @@
 """``AmorphousDB``: write and query the amorphdb collections on any configured back end.
 
-The same code serves the embedded montydb store and a production MongoDB: it uses only
-the pymongo ``Collection`` interface (``find``, ``insert_one``, ``replace_one``,
-``count_documents``, ``create_index``) through maggma stores.
+The same code serves the embedded montydb store and a production MongoDB: it reads and
+writes through maggma's public ``Store`` API (``query``, ``query_one``, ``count``,
+``remove_docs``, ``ensure_index``); the few atomic writes maggma cannot express (insert
+only if new, compare-and-set replace) are in :mod:`amorphdb.store.atomic`. The embedded
+store's by-key reads and writes go straight to SQLite (:mod:`amorphdb.store.embedded`).
 
 Keys and idempotency
 --------------------
@@ -14,8 +16,8 @@ an interrupted write leaves either the old or the new document, never a half one
 * Storing the same content twice changes nothing (timestamps included).
 * A ``completed`` result is replaced only by another ``completed`` one; a ``failed`` or
   ``running`` result is replaced by any newer one. The compare-and-replace is a single
-  ``replace_one`` whose filter re-checks the stored state, so a concurrent completed
-  write is never overwritten by a failed one.
+  filtered replace (:func:`~amorphdb.store.atomic.replace_if`) that re-checks the stored
+  state, so a concurrent completed write is never overwritten by a failed one.
 """
 
 from __future__ import annotations
@@ -25,19 +27,30 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from amorphdb.errors import StoreError
+from amorphdb.store.atomic import (
+    DUPLICATE_KEY_ERRORS,
+    ensure_unique_index,
+    insert_new,
+    insert_new_many,
+    replace_if,
+)
 from amorphdb.store.campaigns import CampaignBook
 from amorphdb.store.checksums import seal
-from amorphdb.store.config import StoreConfig, StoreType
+from amorphdb.store.config import CollectionNames, StoreConfig, StoreType
 from amorphdb.store.embedded import EmbeddedCollection
+from amorphdb.store.jobstore import jobflow_job_store, open_job_store
 from amorphdb.store.query import (
     DEFAULT_FIELDS,
+    DESCRIPTORS_PATH,
     SCALAR_FIELDS,
     AmorphousQuery,
+    descriptor_columns,
+    descriptor_order,
     parse_sort,
     resolve_field,
 )
@@ -86,23 +99,6 @@ _MAX_IN = 20
 
 #: the collections AmorphousDB keeps (attribute names of ``CollectionNames``)
 _COLLECTIONS = ("amorphous", "arrhenius", "campaigns", "structures", "meta", "heartbeats")
-
-
-def _duplicate_key_errors() -> tuple[type[Exception], ...]:
-    from pymongo.errors import DuplicateKeyError
-
-    errors: list[type[Exception]] = [DuplicateKeyError]
-    try:  # montydb raises its own class (not a pymongo subclass) for a taken _id
-        from montydb.errors import DuplicateKeyError as MontyDuplicateKeyError
-
-        errors.append(MontyDuplicateKeyError)
-    except ImportError:  # pragma: no cover - montydb is a hard dependency
-        pass
-    return tuple(errors)
-
-
-#: exceptions meaning "a document with this _id already exists" on any back end
-DUPLICATE_KEY_ERRORS = _duplicate_key_errors()
 
 
 def _reads(method):
@@ -180,8 +176,6 @@ class AmorphousDB:
         if _is_job_store(config_or_path):
             return cls.from_job_store(config_or_path, must_exist=must_exist, repair=repair)
         if config_or_path is None:
-            from amorphdb.store.config import jobflow_job_store
-
             js = jobflow_job_store()
             if js is not None:
                 return cls.from_job_store(js, must_exist=must_exist, repair=repair)
@@ -206,8 +200,6 @@ class AmorphousDB:
         configuration (e.g. ``~/.jobflow.yaml``) serves jobflow and amorphdb.
         """
         from maggma.stores import MontyStore
-
-        from amorphdb.store.config import CollectionNames
 
         docs = job_store.docs_store
         if isinstance(docs, MontyStore) and docs.database_path != ":memory:":
@@ -291,14 +283,20 @@ class AmorphousDB:
             self._maggma = {c: self._make(getattr(names, c)) for c in _COLLECTIONS}
         return tuple(self._maggma.values())
 
-    def _coll(self, collection: str):
+    def _store(self, collection: str):
+        """The connected maggma store of ``collection`` (an attribute name of
+        :class:`~amorphdb.store.config.CollectionNames`)."""
         self.connect()
         self._open_stores()
         self._stores()
         assert self._maggma is not None
-        # maggma has no public accessor for the pymongo(-compatible) Collection its
-        # stores wrap; find_one/insert_one/replace_one with filters need it
-        return self._maggma[collection]._collection
+        return self._maggma[collection]
+
+    def _stored(self, collection: str, key: str) -> dict[str, Any] | None:
+        """The stored document with ``_id`` ``key`` (one key lookup), or None."""
+        if self.config.type is StoreType.EMBEDDED:
+            return self._embedded(collection).get(key)
+        return self._store(collection).query_one({"_id": key})
 
     def _embedded(self, collection: str) -> EmbeddedCollection:
         """O(1) atomic by-key access to an embedded collection (:mod:`.embedded`)."""
@@ -313,8 +311,6 @@ class AmorphousDB:
     def job_store(self) -> JobStore:
         """The jobflow ``JobStore`` on the same back end (connected on first use)."""
         if self._job_store is None:
-            from amorphdb.store.config import open_job_store
-
             self._job_store = open_job_store(self.config)
             self._job_store.connect()
         return self._job_store
@@ -327,20 +323,14 @@ class AmorphousDB:
         """
         if self.config.type is StoreType.EMBEDDED:
             return
-        from pymongo import ASCENDING
-
         for schema in (AmorphousDoc, ArrheniusDoc, CampaignDoc):
-            coll = self._coll(schema.collection)
-            coll.create_index(
-                [(name, ASCENDING) for name in schema.key_fields],
-                unique=True,
-                name="amorphdb_key",
-            )
+            store = self._store(schema.collection)
+            ensure_unique_index(store, list(schema.key_fields), "amorphdb_key")
             for name in INDEXED_FIELDS[schema.collection]:
-                coll.create_index(name)
-        coll = self._coll("amorphous")
+                store.ensure_index(name)
+        store = self._store("amorphous")
         for species in INDEXED_SPECIES:
-            coll.create_index(f"diffusion.{species}.D_cm2_s", sparse=True)
+            store.ensure_index(f"diffusion.{species}.D_cm2_s")
 
     # ------------------------------------------------------------------ writing
     def _upsert(self, doc: _Doc) -> str:
@@ -348,8 +338,8 @@ class AmorphousDB:
 
         Embedded store: one primary-key lookup and write inside one SQLite transaction
         (:meth:`EmbeddedCollection.update`): O(1) in the collection size and atomic
-        against other processes. MongoDB: insert, or ``replace_one`` whose filter
-        re-checks the stored state (atomic on the server).
+        against other processes. MongoDB: insert if new, or a replace whose filter
+        re-checks the stored state (atomic on the server; :mod:`.atomic`).
         """
         new = doc.to_mongo()
         key = new["_id"]
@@ -369,23 +359,21 @@ class AmorphousDB:
                 self._bump(doc.collection)
             self._drop_stale_structure(old, new, outcome)
             return outcome
-        coll = self._coll(doc.collection)
+        store = self._store(doc.collection)
         for _ in range(5):
-            old = coll.find_one({"_id": key})
+            old = store.query_one({"_id": key})
             outcome, out = _decide(type(doc), old, new)
             if out is None:
                 return outcome
             self._put_structure(structure)
             if old is None:
-                try:
-                    coll.insert_one(out)
-                except DUPLICATE_KEY_ERRORS:
+                if not insert_new(store, out):
                     continue  # someone else inserted it meanwhile: compare again
             else:
                 guard: dict[str, Any] = {"_id": key}
                 if out["state"] != str(ResultState.COMPLETED):
                     guard["state"] = {"$ne": str(ResultState.COMPLETED)}  # re-checked by server
-                if coll.replace_one(guard, out).matched_count != 1:
+                if not replace_if(store, guard, out):
                     continue
             self._bump(doc.collection)
             self._drop_stale_structure(old, out, outcome)
@@ -400,7 +388,7 @@ class AmorphousDB:
             if self.config.type is StoreType.EMBEDDED:
                 self._embedded("structures").delete(stale)
             else:
-                self._coll("structures").delete_one({"_id": stale})
+                self._store("structures").remove_docs({"_id": stale})
 
     # ------------------------------------------------------------------ snapshot
     def _bump(self, collection: str) -> None:
@@ -465,12 +453,12 @@ class AmorphousDB:
         over 2000 documents (profiled). For long lists on the embedded store one plain
         scan filtered with a Python set is used instead (same result).
         """
-        coll = self._coll(collection)
+        store = self._store(collection)
         if len(ids) <= _MAX_IN or self.config.type is not StoreType.EMBEDDED:
-            yield from coll.find({"_id": {"$in": list(ids)}}, projection)
+            yield from store.query({"_id": {"$in": list(ids)}}, properties=projection)
             return
         wanted = set(ids)
-        for doc in coll.find({}, projection):
+        for doc in store.query({}, properties=projection):
             if doc["_id"] in wanted:
                 yield doc
 
@@ -481,15 +469,14 @@ class AmorphousDB:
         if self.config.type is StoreType.EMBEDDED:
             self._embedded("structures").put(structure)  # O(1) atomic upsert
             return
-        with contextlib.suppress(*DUPLICATE_KEY_ERRORS):  # the same structure is stored
-            self._coll("structures").insert_one(structure)
+        insert_new(self._store("structures"), structure)  # False: the same one is stored
 
     def _put_structures(self, structures: list[dict[str, Any]]) -> None:
         """Insert many structure documents in one call (montydb: one SQLite transaction)."""
         if not structures:
             return
         try:
-            self._coll("structures").insert_many(structures, ordered=True)
+            insert_new_many(self._store("structures"), structures)
         except DUPLICATE_KEY_ERRORS:  # left by an interrupted earlier import: go one by one
             for structure in structures:
                 self._put_structure(structure)
@@ -521,7 +508,6 @@ class AmorphousDB:
         the benchmark and bulk imports use. Returns the number of documents written.
         """
         docs = list(docs)
-        coll = self._coll("amorphous")
         keys = [d.key() for d in docs]
         existing = {d["_id"]: d for d in self._find_by_ids("amorphous", keys)}
         fresh, structures, seen = [], [], set()
@@ -543,7 +529,7 @@ class AmorphousDB:
         if fresh:
             try:
                 self._put_structures(structures)
-                coll.insert_many(fresh, ordered=True)
+                insert_new_many(self._store("amorphous"), fresh)
                 self._bump("amorphous")
                 written += len(fresh)
             except DUPLICATE_KEY_ERRORS:  # a concurrent writer got there first
@@ -573,6 +559,10 @@ class AmorphousDB:
         maggma-builder style and idempotent: run it after FireWorks/jobflow-remote runs (or
         any time); rerunning changes nothing. Only the latest index of each job counts.
 
+        A stored summary its job output does not contradict (:func:`contradicts`) is
+        left as it is, so fields added since — structure descriptors back-filled by
+        ``amorphdb db backfill`` — are kept.
+
         Returns
         -------
         dict
@@ -592,7 +582,12 @@ class AmorphousDB:
             if output is None:
                 continue
             if doc["name"] == RECORD_TEMPERATURE_JOB:
-                counts[self.upsert_amorphous(AmorphousDoc.model_validate(output))] += 1
+                summary = AmorphousDoc.model_validate(output)
+                stored = self._stored("amorphous", summary.key())
+                if stored is not None and not contradicts(stored, output):
+                    counts["unchanged"] += 1  # back-filled descriptors stay
+                else:
+                    counts[self.upsert_amorphous(summary)] += 1
             else:
                 items = output if isinstance(output, list) else [output]
                 for item in items:
@@ -631,7 +626,9 @@ class AmorphousDB:
             return None
         return {
             (d["campaign"], d["formula_reduced"])
-            for d in self._coll("arrhenius").find(arr, {"campaign": 1, "formula_reduced": 1})
+            for d in self._store("arrhenius").query(
+                arr, properties={"campaign": 1, "formula_reduced": 1}
+            )
         }
 
     def find_raw(
@@ -658,13 +655,11 @@ class AmorphousDB:
         crit = self._criteria(q)
         if crit is None:
             return iter(())
-        cursor = self._coll("amorphous").find(crit, projection)
-        if sort_spec:
-            cursor = cursor.sort(list(sort_spec.items()))
-        if limit:
-            cursor = cursor.limit(int(limit))
+        found = self._store("amorphous").query(
+            crit, properties=projection, sort=sort_spec, limit=int(limit)
+        )
         with read_errors(self.config.address):
-            return iter(list(cursor))
+            return iter(list(found))
 
     @_reads
     def find(
@@ -715,7 +710,7 @@ class AmorphousDB:
             if mask is not None:
                 return int(mask.sum())
         crit = self._criteria(q)
-        return 0 if crit is None else self._coll("amorphous").count_documents(crit)
+        return 0 if crit is None else self._store("amorphous").count(crit)
 
     @_reads
     def get(self, key: str) -> AmorphousDoc | None:
@@ -725,7 +720,7 @@ class AmorphousDB:
             i = snap.by_id.get(key)
             found = [] if i is None else snap.documents([i])
             return AmorphousDoc.from_mongo(found[0]) if found else None
-        doc = self._coll("amorphous").find_one({"_id": key})
+        doc = self._store("amorphous").query_one({"_id": key})
         return AmorphousDoc.from_mongo(doc) if doc else None
 
     @_reads
@@ -754,29 +749,42 @@ class AmorphousDB:
 
         Columns are flat names (:func:`~amorphdb.store.query.resolve_field`):
         ``D_<El>``/``D_std_<El>`` from the diffusion results and ``Ea_<El>``/
-        ``Ea_std_<El>`` joined from the ``arrhenius`` collection. ``fields=None`` gives
-        the default columns plus every D and Ea column present.
+        ``Ea_std_<El>`` joined from the ``arrhenius`` collection; structure descriptors
+        by their query names (``cn.Si-O``, ``qn.Si.Q4``, ``packing_fraction``; a name
+        without its last part, ``cn`` or ``qn.Si``, gives every column under it).
+        ``fields=None`` gives the default columns plus every D and Ea column present.
+
+        Raises
+        ------
+        StoreError
+            An unknown field, or a descriptor no matching record holds (the message
+            lists the descriptor columns they do hold).
         """
         import pandas as pd
 
         if isinstance(fields, str):
             fields = [f.strip() for f in fields.split(",") if f.strip()]
-        for name in fields or []:
-            resolve_field(name)  # validate before querying
+        paths = {name: resolve_field(name) for name in fields or []}  # validate first
         projection = None
         if fields:
             projection = {"_id": 1, "campaign": 1, "formula_reduced": 1}
-            for name in fields:
-                path = resolve_field(name)
-                if path:
-                    projection[path] = 1
+            projection.update({path: 1 for path in paths.values() if path})
         docs = list(self.find_raw(query, projection=projection, sort=sort, limit=limit, **filters))
         ea = self._arrhenius_map(docs) if (fields is None or _wants_ea(fields)) else {}
+        wanted = any(p.startswith(DESCRIPTORS_PATH + ".") for p in paths.values())
         rows = [
-            _flatten(d, ea.get((d.get("campaign"), d.get("formula_reduced")), {})) for d in docs
+            _flatten(d, ea.get((d.get("campaign"), d.get("formula_reduced")), {}), wanted)
+            for d in docs
         ]
         if fields:
-            columns = list(fields)
+
+            def held() -> list[str]:  # only for the error message: one more read
+                found = self.find_raw(query, projection={"_id": 1, DESCRIPTORS_PATH: 1},
+                                      sort=sort, limit=limit, **filters)  # fmt: skip
+                names = {c for d in found for c in descriptor_columns(d)}
+                return sorted(names, key=descriptor_order)
+
+            columns = _columns(fields, paths, rows, held)
         else:
             extra = sorted({c for r in rows for c in r if c.startswith(("D_", "Ea_"))})
             columns = [*DEFAULT_FIELDS, *extra]
@@ -793,7 +801,7 @@ class AmorphousDB:
                 found: Iterable[dict[str, Any]] = self._embedded("arrhenius").all()
         else:
             crit = {"formula_reduced": {"$in": formulas}} if len(formulas) <= _MAX_IN else {}
-            found = self._coll("arrhenius").find(crit)
+            found = self._store("arrhenius").query(crit)
         for a in found:
             pair = (a["campaign"], a["formula_reduced"])
             if pair in pairs:
@@ -824,7 +832,7 @@ class AmorphousDB:
         if Ea_eV is not None:
             lo, hi = Ea_eV
             crit["Ea_eV"] = {k: v for k, v in (("$gte", lo), ("$lte", hi)) if v is not None}
-        return [ArrheniusDoc.from_mongo(d) for d in self._coll("arrhenius").find(crit)]
+        return [ArrheniusDoc.from_mongo(d) for d in self._store("arrhenius").query(crit)]
 
     def get_campaign(self, campaign: str, formula: str) -> CampaignDoc | None:
         """The bookkeeping document of one composition (:meth:`.CampaignBook.get`)."""
@@ -907,16 +915,17 @@ class AmorphousDB:
         by_chemsys: Counter[str] = Counter()
         by_temp: Counter[float] = Counter()
         proj = {"state": 1, "chemsys": 1, "temperature_K": 1}
-        for d in self._coll("amorphous").find({}, proj):
+        for d in self._store("amorphous").query({}, properties=proj):
             by_state[d.get("state", "?")] += 1
             by_chemsys[d.get("chemsys", "?")] += 1
             by_temp[float(d.get("temperature_K", 0))] += 1
         camp_state: Counter[str] = Counter(
-            d.get("state", "?") for d in self._coll("campaigns").find({}, {"state": 1})
+            d.get("state", "?")
+            for d in self._store("campaigns").query({}, properties={"state": 1})
         )
         return {
             "amorphous": sum(by_state.values()),
-            "arrhenius": self._coll("arrhenius").count_documents({}),
+            "arrhenius": self._store("arrhenius").count(),
             "campaigns": sum(camp_state.values()),
             "by_state": dict(by_state.most_common()),
             "by_chemsys": dict(by_chemsys.most_common()),
@@ -924,6 +933,20 @@ class AmorphousDB:
             "campaigns_by_state": dict(camp_state.most_common()),
             "address": self.config.address,
         }
+
+
+def open_database(
+    config_or_path: str | Path | StoreConfig | JobStore | None = None,
+    *,
+    must_exist: bool = False,
+) -> AmorphousDB:
+    """Open the amorphdb query/write API on the same back end as
+    :func:`~amorphdb.store.jobstore.open_job_store`.
+
+    ``must_exist=True`` (read-only commands) refuses a store folder that does not exist
+    instead of creating an empty one. A jobflow ``JobStore`` is accepted as the store.
+    """
+    return AmorphousDB.from_config(config_or_path, must_exist=must_exist)
 
 
 def _is_job_store(obj: object) -> bool:
@@ -999,6 +1022,27 @@ def _decide(
     return "replaced", seal(out)
 
 
+def contradicts(stored: dict[str, Any], output: dict[str, Any]) -> bool:
+    """True when a stored summary contradicts the ``record_temperature`` output it came
+    from (what ``db build``, ``db check`` and ``db repair`` compare).
+
+    A field the output leaves empty, at any depth, is not a contradiction when the store
+    has it filled: ``amorphdb db backfill`` adds ``descriptors.structure`` to records
+    whose job computed none.
+    """
+    expect = AmorphousDoc.model_validate(output).to_mongo()
+    _split_structure(expect)
+    mine = _content(AmorphousDoc.from_mongo(stored).to_mongo())
+    return not _covers(mine, _content(expect))
+
+
+def _covers(have: Any, want: Any) -> bool:
+    """``have`` agrees with ``want`` wherever ``want`` is not empty (dicts recursively)."""
+    if isinstance(want, dict) and isinstance(have, dict):
+        return all(_covers(have.get(k), v) for k, v in want.items())
+    return have == want or want is None or want == {} or want == [] or want == ""
+
+
 def _split_structure(new: dict[str, Any]) -> dict[str, Any] | None:
     """Move ``structure`` out of a stored summary into its own document.
 
@@ -1019,17 +1063,59 @@ def _wants_ea(fields: list[str]) -> bool:
     return any(f.startswith("Ea_") for f in fields)
 
 
-def _flatten(doc: dict[str, Any], ea: dict[str, Any]) -> dict[str, Any]:
-    """Stored document → flat row (``D_Li``, ``engine``, ...)."""
+def _get(doc: dict[str, Any], path: str) -> Any:
+    value: Any = doc
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _flatten(
+    doc: dict[str, Any], ea: dict[str, Any], descriptors: bool = False
+) -> dict[str, Any]:
+    """Stored document → flat row (``D_Li``, ``engine``, ..., and with ``descriptors``
+    every structure-descriptor column it holds, ``cn.Si-O``, ...)."""
     row: dict[str, Any] = {}
     for col, path in SCALAR_FIELDS.items():
-        value: Any = doc
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
+        value = _get(doc, path)
         if value is not None:
             row[col] = "-".join(value) if col == "elements" else value
     for species, dif in (doc.get("diffusion") or {}).items():
         row[f"D_{species}"] = dif.get("D_cm2_s")
         row[f"D_std_{species}"] = dif.get("D_std_cm2_s")
+    if descriptors:
+        for col in descriptor_columns(doc):
+            row[col] = _get(doc, f"{DESCRIPTORS_PATH}.{col}")
     row.update(ea)
     return row
+
+
+def _columns(
+    fields: list[str],
+    paths: dict[str, str],
+    rows: list[dict[str, Any]],
+    held_descriptors: Callable[[], list[str]],
+) -> list[str]:
+    """Table columns for the requested ``fields``: a descriptor name that is a group
+    (``cn``, ``qn.Si``) becomes every column under it; one that no row holds is refused
+    with the descriptor columns the matching records do hold (``held_descriptors()``)."""
+    present = list(dict.fromkeys(c for r in rows for c in r))
+    columns: list[str] = []
+    for name in fields:
+        if not paths[name].startswith(DESCRIPTORS_PATH + ".") or not rows or name in present:
+            columns.append(name)
+            continue
+        group = [c for c in present if c.startswith(name + ".")]
+        if group:
+            columns.extend(group)
+            continue
+        held = held_descriptors()
+        if held:
+            raise StoreError(
+                f"no matching record has descriptor '{name}'; they hold: {', '.join(held)}"
+            )
+        raise StoreError(
+            f"no matching record has structure descriptors (asked for '{name}'); "
+            "run `amorphdb db backfill` to compute them from the stored trajectories"
+        )
+    return columns

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from amorphdb.store.checksums import verify
 from amorphdb.store.config import StoreType
+from amorphdb.store.database import contradicts
 from amorphdb.store.schemas import AmorphousDoc, ArrheniusDoc
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -129,7 +130,7 @@ def _docs(db: AmorphousDB, collection: str, report: Report) -> list[dict[str, An
     if db.config.type is StoreType.EMBEDDED:
         return _embedded_docs(db, collection, report)
     try:
-        return list(db._coll(collection).find({}))
+        return list(db._store(collection).query({}))
     except Exception as exc:
         report.problems.append(Problem("unreadable", collection, str(exc), False))
         return []
@@ -178,27 +179,6 @@ def _job_records(
     return summaries, fits, {k for k, n in seen.items() if n > 1}
 
 
-def _empty(value: Any) -> bool:
-    return value is None or value == {} or value == [] or value == ""
-
-
-def _differs(stored: dict[str, Any], output: dict[str, Any]) -> bool:
-    """True when a stored summary contradicts its job document's output.
-
-    Fields the job left empty but the store has filled (``amorphdb db backfill`` adds
-    structure descriptors to old records) are not a contradiction.
-    """
-    from amorphdb.store.database import _content, _split_structure
-
-    expect = AmorphousDoc.model_validate(output).to_mongo()
-    _split_structure(expect)
-    mine = _content(AmorphousDoc.from_mongo(stored).to_mongo())
-    for name, value in _content(expect).items():
-        if mine.get(name) != value and not _empty(value):
-            return True
-    return False
-
-
 # ---------------------------------------------------------------------- check
 def check_store(db: AmorphousDB) -> Report:
     """Verify a store (see the module docstring); nothing is changed."""
@@ -244,7 +224,7 @@ def check_store(db: AmorphousDB) -> Report:
                 Problem("summary", key, "job document has no summary", True)
             )
             continue
-        if key not in ambiguous and _differs(have, output):
+        if key not in ambiguous and contradicts(have, output):
             report.problems.append(
                 Problem("summary", key, "summary differs from its job document", True)
             )
@@ -361,7 +341,7 @@ def repair_store(db: AmorphousDB) -> tuple[Report, Report]:
             if db.config.type is StoreType.EMBEDDED:
                 db._embedded(collection).delete(key)
             else:
-                db._coll(collection).delete_one({"_id": key})
+                db._store(collection).remove_docs({"_id": key})
             report.actions.append(f"removed damaged {collection} document {key}")
         if problem.kind == "missing":
             report.actions.append(f"recreated lost collection {problem.where}")
@@ -369,11 +349,11 @@ def repair_store(db: AmorphousDB) -> tuple[Report, Report]:
     db.connect()
     summaries, fits, ambiguous = _job_records(db, report)
     counts = {"summaries": 0, "fits": 0}
-    stored = {d["_id"]: d for d in db._coll("amorphous").find({})}  # one scan
-    fitted = {d["_id"] for d in db._coll("arrhenius").find({}, {"_id": 1})}
+    stored = {d["_id"]: d for d in db._store("amorphous").query({})}  # one scan
+    fitted = {d["_id"] for d in db._store("arrhenius").query({}, properties={"_id": 1})}
     for key, output in summaries.items():  # only what is missing or contradicts its job
         have = stored.get(key)
-        if have is not None and (key in ambiguous or not _differs(have, output)):
+        if have is not None and (key in ambiguous or not contradicts(have, output)):
             continue  # intact (back-filled fields such as descriptors are kept)
         if db.upsert_amorphous(AmorphousDoc.model_validate(output)) in ("inserted", "replaced"):
             counts["summaries"] += 1
@@ -388,8 +368,8 @@ def repair_store(db: AmorphousDB) -> tuple[Report, Report]:
     )
     rebuilt = 0
     for (campaign, formula), _n in db.campaign_book.unrecorded_results().items():
-        states = {d.get("state") for d in db._coll("amorphous").find(
-            {"campaign": campaign, "formula_reduced": formula}, {"state": 1})}
+        states = {d.get("state") for d in db._store("amorphous").query(
+            {"campaign": campaign, "formula_reduced": formula}, properties={"state": 1})}
         state = "completed" if "completed" in states else "failed"
         db.record_attempt(
             campaign, formula, state, settings={"rebuilt_by": "amorphdb db repair"},

@@ -39,6 +39,14 @@ SCALAR_FIELDS: dict[str, str] = {
 #: per-species columns: prefix -> field inside diffusion.<species>
 SPECIES_FIELDS: dict[str, str] = {"D_std": "D_std_cm2_s", "D": "D_cm2_s", "Ea_std": "", "Ea": ""}
 DEFAULT_FIELDS = ["formula_reduced", "temperature_K", "density_g_cm3", "state", "campaign"]
+#: where a record keeps its structure descriptors (:mod:`amorphdb.analysis.descriptors`)
+DESCRIPTORS_PATH = "descriptors.structure"
+#: how descriptor names keyed by element or pair are written (error messages, docs)
+_DESCRIPTOR_FORMS = {
+    "cn": "cn.<El>-<El>", "cn_std": "cn_std.<El>-<El>", "cn_cutoff_A": "cn_cutoff_A.<El>-<El>",
+    "rdf_peak_A": "rdf_peak_A.<El>-<El>", "n4": "n4.<El>", "qn": "qn.<El>.Q<n>",
+    "bond_energy_eV": "bond_energy_eV.<El>-<El>",
+}
 
 
 def _is_element(symbol: str) -> bool:
@@ -93,12 +101,38 @@ def resolve_field(name: str) -> str:
             if _is_element(species):
                 return f"diffusion.{species}.{sub}" if sub else ""
     if name.split(".")[0] in _descriptor_fields():  # structure descriptors: cn.Si-O, qn.Si.Q4
-        return f"descriptors.structure.{name}"
+        return f"{DESCRIPTORS_PATH}.{name}"
+    descriptors = [_DESCRIPTOR_FORMS.get(d, d) for d in _descriptor_fields()]
     known = ", ".join(
-        [*SCALAR_FIELDS, "D_<El>", "D_std_<El>", "Ea_<El>", "Ea_std_<El>", "cn.<El>-<El>",
-         "n4.<El>", "qn.<El>.Q<n>", "rdf_peak_A.<El>-<El>", "packing_fraction"]
+        [*SCALAR_FIELDS, "D_<El>", "D_std_<El>", "Ea_<El>", "Ea_std_<El>", *descriptors]
     )
     raise StoreError(f"unknown field '{name}'; known fields: {known}")
+
+
+def descriptor_order(name: str) -> tuple[int, str]:
+    """Sort key of a descriptor column: by kind (``cn`` first, as :data:`QUERYABLE`), then
+    by name."""
+    return _descriptor_fields().index(name.split(".")[0]), name
+
+
+def descriptor_columns(doc: dict[str, Any]) -> list[str]:
+    """Flat descriptor column names a stored summary holds (``cn.Si-O``, ``qn.Si.Q4``,
+    ``packing_fraction``, ...): the leaves under ``descriptors.structure`` whose first
+    part is queryable, in stored order."""
+    found = (doc.get("descriptors") or {}).get("structure") or {}
+    out: list[str] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}", sub)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out.append(prefix)
+
+    for name in _descriptor_fields():
+        if name in found:
+            walk(name, found[name])
+    return out
 
 
 def parse_range(text: str, *, what: str) -> tuple[float | None, float | None]:
