@@ -261,3 +261,35 @@ def test_two_collections_lost_with_their_wal_files_left_behind(pristine, tmp_pat
     out = capsys.readouterr().out
     assert "rebuilt 1 summary" in out and "rebuilt 1 campaign record" in out
     assert len(_query_rows(folder, capsys)) == 1
+
+
+def test_build_keeps_back_filled_descriptors(tmp_path, capsys):
+    """``db build`` after ``db backfill`` keeps the descriptors (a real jobflow run whose
+    trajectory is antifluorite Li2O with thermal noise: Li–O CN 4)."""
+    import numpy as np
+    from pymatgen.core import Lattice, Structure
+
+    from amorphdb.analysis import Trajectory
+
+    li2o = Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(4.61), ["O", "Li"], [[0, 0, 0], [0.25, 0.25, 0.25]]
+    ) * 2  # 96 atoms
+    frames = li2o.cart_coords + np.random.default_rng(0).normal(0, 0.05, (10, len(li2o), 3))
+    traj = Trajectory([s.symbol for s in li2o.species], frames, li2o.lattice.matrix, 20.0)
+    folder = str(tmp_path / "db")
+    run_md_and_record(tmp_path, StoreConfig(path=tmp_path / "db"), traj)
+    assert main(["db", "build", "--store", folder]) == 0
+    assert "3 inserted" in capsys.readouterr().out
+    assert main(["db", "backfill", "--store", folder]) == 0
+    assert "1 updated" in capsys.readouterr().out
+    with AmorphousDB.from_config(StoreConfig(path=tmp_path / "db")) as db:
+        (before,) = db.find()
+    assert before.descriptors["structure"]["cn"]["Li-O"] == 4.0
+    assert before.descriptors["Si_O_coordination"] == 4.0  # what the job wrote is kept too
+    assert main(["db", "build", "--store", folder]) == 0
+    assert "3 unchanged" in capsys.readouterr().out
+    with AmorphousDB.from_config(StoreConfig(path=tmp_path / "db")) as db:
+        (after,) = db.find()
+    assert after.descriptors == before.descriptors and after.updated_at == before.updated_at
+    assert main(["query", "--store", folder, "--fields", "cn.Li-O", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"cn.Li-O": 4.0}]

@@ -55,10 +55,11 @@ def stats(
 
 @db_app.command("build")
 def build(store: StoreOpt = None) -> None:
-    """Collect record_temperature/record_arrhenius job outputs into the summary collections."""
+    """Collect record_temperature/record_arrhenius job outputs into the summary collections
+    (back-filled descriptors of unchanged results are kept)."""
     from amorphdb.store import open_database
 
-    with open_database(store) as db:
+    with open_database(store, must_exist=True) as db:
         counts = db.build_from_job_store()
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing to collect"
     typer.echo(f"build: {summary}")
