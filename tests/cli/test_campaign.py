@@ -52,6 +52,12 @@ def test_dry_run_json_counts_and_no_store(tmp_path, capsys):
 
 def test_status_json_of_new_campaign(tmp_path, capsys):
     path = tiny_campaign_file(tmp_path, compositions=["Li2Si2O5", "Li2SiO3"])
+    assert main(["status", str(path), "--json"]) == 2  # no store yet: refused, none created
+    assert not (tmp_path / "db").exists() and "does not exist" in capsys.readouterr().err
+    from amorphdb.campaign import load_campaign
+    from amorphdb.store import open_database
+
+    open_database(load_campaign(path).store_path()).close()  # an empty store
     assert main(["status", str(path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["counts"] == {"new": 2}
