@@ -10,6 +10,7 @@ with the error and re-raises.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ def submit_claimed(
     specs: dict[str, CampaignSpec] | None = None,
     attempt_info: dict[str, dict[str, Any]] | None = None,
     resume: bool = False,
+    db: Any = None,
 ) -> dict[str, dict[str, Any]]:
     """Claim and add each composition; record it ``waiting`` with the launcher's ids.
 
@@ -48,6 +50,8 @@ def submit_claimed(
         Extra settings recorded with each attempt (escalation).
     resume
         Reuse the stages earlier attempts completed (:mod:`amorphdb.flows.resume`).
+    db
+        The campaign database the command opened (left open); None: opened here.
 
     Returns
     -------
@@ -58,7 +62,9 @@ def submit_claimed(
 
     specs = specs or {}
     out: dict[str, dict[str, Any]] = {}
-    with open_database(spec.store_path()) as db:
+    with contextlib.nullcontext(db) if db is not None else open_database(
+        spec.store_path()
+    ) as db:
         heartbeats = Heartbeats(db)
         try:
             for formula in formulas:

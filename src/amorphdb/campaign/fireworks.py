@@ -134,6 +134,7 @@ class FireWorksLauncher:
         on_progress: Any = None,
         on_result: Any = None,
         claim: bool = True,
+        db: Any = None,
     ) -> dict[str, Any]:
         """Add one workflow per composition; record each as ``waiting``.
 
@@ -146,7 +147,8 @@ class FireWorksLauncher:
             fw_ids = sorted(int(i) for i in ids.values())
             return {"fw_ids": fw_ids}, str(fw_ids[0])
 
-        return submit_claimed(spec, formulas, "fireworks", add, specs, attempt_info, resume)
+        return submit_claimed(spec, formulas, "fireworks", add, specs, attempt_info, resume,
+                              db=db)
 
     def sync(self, spec: CampaignSpec, db: Any) -> dict[str, str]:
         """Take the outcomes of this launcher's workers into the campaign records."""

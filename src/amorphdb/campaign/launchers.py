@@ -8,9 +8,11 @@ Every launcher is a peer behind :class:`CampaignLauncher`:
 ``plan``
     shared by all: :func:`amorphdb.campaign.submit.plan_submission` sorts compositions by
     their records (new, completed, in flight, failed) — launchers do not plan;
-``submit(spec, formulas, ...)``
+``submit(spec, formulas, ..., db=db)``
     claim each composition (:meth:`AmorphousDB.record_attempt` ``claim=True``), run or
-    queue it, record its attempt; return formula → outcome for those it claimed;
+    queue it, record its attempt; return formula → outcome for those it claimed. ``db``
+    is the campaign database the command opened (once per command: launchers do not
+    open the store themselves when they are given it);
 ``sync(spec, db)``
     take outcomes the launcher's own workers produced into the campaign records
     (FireWorks, jobflow-remote); launchers that record as they go return ``{}``.
@@ -66,6 +68,7 @@ class CampaignLauncher(Protocol):
         on_progress: Callable[[str, str], None] | None = None,
         on_result: Callable[[Any], None] | None = None,
         claim: bool = True,
+        db: Any = None,
     ) -> dict[str, Any]: ...
 
     def sync(self, spec: CampaignSpec, db: Any) -> dict[str, str]: ...
@@ -111,12 +114,13 @@ class LocalLauncher:
         on_progress: Callable[[str, str], None] | None = None,
         on_result: Callable[[Any], None] | None = None,
         claim: bool = True,
+        db: Any = None,
     ) -> dict[str, Any]:
         """Run the compositions now (:func:`amorphdb.campaign.local.run_campaign`)."""
         from amorphdb.campaign.local import run_campaign
 
         return run_campaign(spec, on_progress, on_result, formulas=formulas, specs=specs,
-                            attempt_info=attempt_info, resume=resume, claim=claim)
+                            attempt_info=attempt_info, resume=resume, claim=claim, db=db)
 
     def sync(self, spec: CampaignSpec, db: Any) -> dict[str, str]:
         """Nothing to take in: the local launcher records every outcome itself."""

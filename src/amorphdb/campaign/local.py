@@ -197,7 +197,7 @@ def run_composition(
         folder.mkdir(parents=True, exist_ok=True)
         run_locally(flow, store=store, create_folders=True, root_dir=folder, log=False,
                     allow_external_references=point is not None)
-        if store.docs_store.count({"name": "record_arrhenius"}) == 0:
+        if not flow_finished(flow, store):
             if failure.error is not None:
                 error = f"job '{failure.job_name}' failed: {failure.error}"
                 stage = failure.job_name
@@ -216,9 +216,9 @@ def run_composition(
     reused = sorted(point.needed_uuids) if point is not None else []
     docs = _strip_ids(list(store.docs_store.query({"uuid": {"$nin": reused}})))
     blobs = _strip_ids(list(store.additional_stores["data"].query({"job_uuid": {"$nin": reused}})))
-    if error is None:
+    if error is None:  # the last record: Arrhenius fit, or the glass of a glass-only flow
         names = {d.get("name", "") for d in docs}
-        stage = "arrhenius" if "record_arrhenius" in names else None
+        stage = "arrhenius" if "record_arrhenius" in names else "glass"
     elif stage is None:
         finished = [d.get("name", "") for d in docs]
         stage = finished[-1] if finished else None
@@ -239,6 +239,24 @@ def run_composition(
         seconds=time.perf_counter() - start,
         journaled=journal_path is not None and all(j.journal_error is None for j in journals),
     )
+
+
+def flow_finished(flow: Any, store: Any) -> bool:
+    """Every job the flow's output refers to has written its document.
+
+    The output of a composition's flow holds its records: melt, anneals, the Arrhenius
+    fit, the glass point (:class:`~amorphdb.flows.MeltQuenchMaker`). A glass-only
+    protocol (no anneal temperatures) has no Arrhenius fit, so finishing means "every
+    record of the output exists", not "the Arrhenius record exists".
+    """
+    from jobflow.core.reference import find_and_get_references
+
+    uuids = {ref.uuid for ref in find_and_get_references(flow.output)}
+    if not uuids:
+        return False
+    written = {d["uuid"] for d in store.docs_store.query({"uuid": {"$in": sorted(uuids)}},
+                                                         properties=["uuid"])}
+    return written == uuids
 
 
 #: below this many free bytes on the run folder's file system a failure is a full disk
@@ -645,6 +663,7 @@ def run_campaign(
     attempt_info: dict[str, dict[str, Any]] | None = None,
     resume: bool = False,
     claim: bool = True,
+    db: Any = None,
 ) -> dict[str, CompositionResult]:
     """Run compositions of a campaign locally and fill the database.
 
@@ -670,6 +689,9 @@ def run_campaign(
         completed or in flight with another launcher: :meth:`AmorphousDB.record_attempt`);
         compositions another launcher took in the meantime are skipped (not in the
         result). ``amorphdb run`` passes False: it runs what it is told to.
+    db
+        The campaign database the command opened (left open); None: open the campaign's
+        store here and close it at the end.
 
     Returns
     -------
@@ -689,7 +711,9 @@ def run_campaign(
         formulas = validate_campaign(spec)
     specs = specs or {}
     attempt_info = attempt_info or {}
-    db = open_database(spec.store_path())  # fails fast before any MD runs
+    own_db = db is None
+    if own_db:
+        db = open_database(spec.store_path())  # fails fast before any MD runs
     job_store = db.job_store
     heartbeats = Heartbeats(db)
     settings = {
@@ -774,7 +798,8 @@ def run_campaign(
         raise
     finally:
         heartbeats.close()
-        db.close()
+        if own_db:
+            db.close()
 
 
 def _record_not_started(exc: KeyboardInterrupt, db: Any, spec: CampaignSpec,

@@ -11,8 +11,10 @@ failed for good.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,6 +161,7 @@ def submit(
     retry_failed: bool = False,
     force: bool = False,
     on_plan: Callable[[SubmissionPlan], None] | None = None,
+    db: Any = None,
 ) -> tuple[SubmissionPlan, dict[str, Any]]:
     """Submit what is not completed, in flight or failed; return the plan and outcome.
 
@@ -176,13 +179,49 @@ def submit(
         checked for them; in-flight ones are still skipped.
     on_plan
         Called with the plan once everything is checked, before anything runs.
+    db
+        The campaign database, opened by the command (and left open); None: opened here,
+        once, for the plan and the launcher, and closed at the end.
     """
-    from amorphdb.store import open_database
-
     formulas = validate_campaign(spec)
     backend = connect_launcher(spec, launcher)  # LaunchPad / project / scheduler first
-    with open_database(spec.store_path()) as db:
-        plan = plan_submission(spec, formulas, sync_and_read_status(spec, db, backend))
+    with _database(spec, db) as db:
+        return _submit(spec, formulas, backend, db, on_progress, on_result, retry_failed,
+                       force, on_plan)
+
+
+@contextlib.contextmanager
+def _database(spec: CampaignSpec, db: Any) -> Iterator[Any]:
+    """``db`` as it is, or the campaign's store opened for the block (and closed after)."""
+    if db is not None:
+        yield db
+        return
+    from amorphdb.store import open_database
+
+    with open_database(spec.store_path()) as opened:
+        yield opened
+
+
+def _launch(backend: CampaignLauncher, db: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """``backend.submit`` on the command's open database.
+
+    jobflow-remote's launcher does not take ``db`` yet (its module is being changed by
+    another piece of work): it still opens the store once more, in
+    :func:`amorphdb.campaign.claims.submit_claimed`.
+    """
+    if "db" in inspect.signature(backend.submit).parameters:
+        kwargs["db"] = db
+    return backend.submit(*args, **kwargs)
+
+
+def _submit(
+    spec: CampaignSpec, formulas: list[str], backend: CampaignLauncher, db: Any,
+    on_progress: Callable[[str, str], None] | None,
+    on_result: Callable[[CompositionResult], None] | None,
+    retry_failed: bool, force: bool, on_plan: Callable[[SubmissionPlan], None] | None,
+) -> tuple[SubmissionPlan, dict[str, Any]]:
+    """:func:`submit` once the launcher is connected and the store open."""
+    plan = plan_submission(spec, formulas, sync_and_read_status(spec, db, backend))
     extra = (plan.completed if force else []) + (plan.failed if force or retry_failed else [])
     if extra:
         chosen = set(plan.to_submit) | set(extra)
@@ -195,8 +234,8 @@ def submit(
         on_plan(plan)
     if not plan.to_submit:
         return plan, {}
-    outcome = backend.submit(spec, plan.to_submit, on_progress=on_progress,
-                             on_result=on_result, claim=not force)
+    outcome = _launch(backend, db, spec, plan.to_submit, on_progress=on_progress,
+                      on_result=on_result, claim=not force)
     # compositions another launcher claimed between our plan and our claim
     taken = [f for f in plan.to_submit if f not in outcome]
     plan.to_submit = [f for f in plan.to_submit if f in outcome]
@@ -290,33 +329,43 @@ def rerun(
     dry: bool = False,
     on_progress: Callable[[str, str], None] | None = None,
     on_result: Callable[[CompositionResult], None] | None = None,
+    db: Any = None,
 ) -> tuple[list[RerunItem], dict[str, Any]]:
     """Rerun failed/lost compositions with escalated settings (see :func:`select_rerun`).
 
     Lost attempts are closed as failed first, so every attempt stays recorded.
     Exhausted compositions are not run. Completed ones are never selected. Each rerun
     starts from the stages earlier attempts completed (:mod:`amorphdb.flows.resume`);
-    the attempt records them as ``resumed_from``.
+    the attempt records them as ``resumed_from``. ``db``: as in :func:`submit`.
     """
-    from amorphdb.store import open_database
-
     backend = connect_launcher(spec, launcher)
-    with open_database(spec.store_path()) as db:
-        sync_and_read_status(spec, db, backend)
-        items = select_rerun(spec, db, formulas, error_pattern, stage)
-        todo = [i for i in items if not i.exhausted]
-        if dry:
-            for item in todo:  # what the rerun would reuse (the real run looks again)
-                point = resume_point_for(db.job_store, _escalated(spec, item), item.formula)
-                item.resumes_from = point.describe() if point is not None else None
-        if dry or not todo:
-            return items, {}
-        statuses = {s.formula: s for s in read_status(spec, db)}
-        for item in todo:
-            if statuses[item.formula].state == LOST:
-                db.record_attempt(spec.name, item.formula, "failed",
-                                  error=statuses[item.formula].last_error,
-                                  stage=statuses[item.formula].stage)
+    with _database(spec, db) as db:
+        return _rerun(spec, backend, db, formulas, error_pattern, stage, dry, on_progress,
+                      on_result)
+
+
+def _rerun(
+    spec: CampaignSpec, backend: CampaignLauncher, db: Any, formulas: list[str] | None,
+    error_pattern: str | None, stage: str | None, dry: bool,
+    on_progress: Callable[[str, str], None] | None,
+    on_result: Callable[[CompositionResult], None] | None,
+) -> tuple[list[RerunItem], dict[str, Any]]:
+    """:func:`rerun` once the launcher is connected and the store open."""
+    sync_and_read_status(spec, db, backend)
+    items = select_rerun(spec, db, formulas, error_pattern, stage)
+    todo = [i for i in items if not i.exhausted]
+    if dry:
+        for item in todo:  # what the rerun would reuse (the real run looks again)
+            point = resume_point_for(db.job_store, _escalated(spec, item), item.formula)
+            item.resumes_from = point.describe() if point is not None else None
+    if dry or not todo:
+        return items, {}
+    statuses = {s.formula: s for s in read_status(spec, db)}
+    for item in todo:
+        if statuses[item.formula].state == LOST:
+            db.record_attempt(spec.name, item.formula, "failed",
+                              error=statuses[item.formula].last_error,
+                              stage=statuses[item.formula].stage)
     specs = {i.formula: _escalated(spec, i) for i in todo}
     info = {
         i.formula: {"escalation": str(i.escalation.kind), "changes": i.escalation.changes}
@@ -324,8 +373,8 @@ def rerun(
     }
     names = [i.formula for i in todo]
     _check_escalated(specs)
-    return items, backend.submit(spec, names, specs=specs, attempt_info=info, resume=True,
-                                 on_progress=on_progress, on_result=on_result)
+    return items, _launch(backend, db, spec, names, specs=specs, attempt_info=info,
+                          resume=True, on_progress=on_progress, on_result=on_result)
 
 
 def _escalated(spec: CampaignSpec, item: RerunItem) -> CampaignSpec:

@@ -149,10 +149,16 @@ def status_command(
     from amorphdb.store import open_database
 
     spec = _load(campaign, store)
+    # opened once for the command (never creates one); --watch reads it again each time
+    with open_database(spec.store_path(), must_exist=True) as db:
+        _show_status(spec, db, as_json, watch)
+
+
+def _show_status(spec: CampaignSpec, db, as_json: bool, watch: float) -> None:
+    """The status table (or JSON) of ``spec``, refreshed every ``watch`` seconds if > 0."""
 
     def snapshot():
-        with open_database(spec.store_path()) as db:
-            return sync_and_read_status(spec, db)
+        return sync_and_read_status(spec, db)
 
     statuses = snapshot()
     if as_json:
