@@ -286,9 +286,10 @@ def legacy_upsert(db: AmorphousDB, doc: AmorphousDoc) -> str:
     """The pre-issue-12 single upsert, kept callable for comparison: montydb
     ``find_one({"_id": key})`` then ``insert_one``/``replace_one`` (each reads and decodes
     the whole collection: montydb has no index)."""
+    from amorphdb.store.atomic import _collection_of  # the raw montydb collection
     from amorphdb.store.database import _content, _split_structure
 
-    coll = db._coll("amorphous")
+    coll = _collection_of(db._store("amorphous"))
     new = doc.to_mongo()
     _split_structure(new)
     old = coll.find_one({"_id": new["_id"]})
@@ -361,7 +362,9 @@ def _scale_summaries(args: argparse.Namespace, tmp: Path) -> dict:
         print(f"  single upsert of a new result, {label}: "
               f"{out[f'upsert_new_ms_{label}']:.2f} ms", flush=True)  # fmt: skip
     keys = [docs[(i * 7919) % len(docs)].key() for i in range(n_up)]
-    coll, emb = db._coll("amorphous"), db._embedded("amorphous")
+    from amorphdb.store.atomic import _collection_of  # the raw montydb collection
+
+    coll, emb = _collection_of(db._store("amorphous")), db._embedded("amorphous")
     for label, fn in (("new", emb.get), ("legacy", lambda k: coll.find_one({"_id": k}))):
         ms, _ = timed(lambda fn=fn: [fn(k) for k in keys[:5]], repeats=3)
         out[f"read_by_key_ms_{label}"] = ms / 5
