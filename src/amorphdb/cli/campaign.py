@@ -230,7 +230,14 @@ def rerun_command(
     failed = [r for r in outcome.values() if isinstance(r, CompositionResult) and not r.ok]
     for r in failed:
         console.print(f"[red]{r.formula} failed[/red] at {r.stage}: {r.error}")
-    if failed:
+    exhausted = [i.formula for i in items if i.exhausted]
+    if exhausted and not dry:  # the campaign keeps failed compositions: not a success
+        console.print(
+            f"{len(exhausted)} composition(s) failed for good, every attempt used "
+            f"(max_attempts {spec.max_attempts}): {', '.join(exhausted)}; to retry them "
+            "raise max_attempts in the campaign file and run 'amorphdb rerun' again"
+        )
+    if failed or (exhausted and not dry):
         raise typer.Exit(1)
 
 
