@@ -377,6 +377,10 @@ class MeltQuenchMaker(Maker):
             outputs instead of running them again. Run it with
             ``run_locally(..., allow_external_references=True)`` on a store that holds them.
         """
+        if self.protocol.replicas > 1:  # independent replicas (seed + i) and their average
+            from amorphdb.flows.replicas import replicated_flow
+
+            return replicated_flow(self, formula, resume)
         start_structure = formula if isinstance(formula, Structure) else None
         if start_structure is not None:
             formula = check_composition(start_structure.composition.reduced_formula, self.engine)

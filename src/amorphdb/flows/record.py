@@ -80,6 +80,7 @@ def record_temperature(
     stage: str,
     species: list[str] | None = None,
     job_refs: dict[str, str] | None = None,
+    replica: int | None = None,
 ) -> AmorphousDoc:
     """Analyse a production run and return its summary document.
 
@@ -95,6 +96,9 @@ def record_temperature(
         Key and stage label (``melt`` or ``anneal``).
     species
         Species to analyse (default: all).
+    replica
+        Index of the independent replica this run belongs to (None: a single run);
+        set by :func:`amorphdb.flows.replicas.replicated_flow`.
     """
     structure = as_structure(run.structure)
     trajectory = trajectory_from_payload(run.trajectory)  # either codec
@@ -129,6 +133,7 @@ def record_temperature(
         job_refs=dict(job_refs or {}),
         diffusion=diffusion,
         regime="glass" if frozen else "melt",
+        replica=replica,
         descriptors=descriptors,
         provenance=EngineProvenance(
             engine=str(run.engine.value if hasattr(run.engine, "value") else run.engine),

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amorphdb.engines import EngineSpec
-from amorphdb.flows.protocol import ProtocolSettings, settings_digest
+from amorphdb.flows.protocol import CoolingMethod, ProtocolSettings, settings_digest
 
 #: metadata key of amorphdb's stage tags on jobs
 META_KEY = "amorphdb"
@@ -162,14 +162,41 @@ def _completed_stage(docs_store: Any, production_uuid: str, volume_uuid: str) ->
     return None if run is None or volume is None else run | volume
 
 
+@dataclass
+class ReplicatedResumePoint:
+    """Completed stages of each independent replica (``protocol.replicas > 1``).
+
+    Parameters
+    ----------
+    replicas
+        Replica index → its :class:`ResumePoint` (replicas with nothing to reuse are
+        absent and run in full).
+    """
+
+    replicas: dict[int, ResumePoint] = field(default_factory=dict)
+
+    @property
+    def needed_uuids(self) -> set[str]:
+        """Every job the reused outputs of all replicas resolve through."""
+        return set().union(*(p.needed_uuids for p in self.replicas.values()))
+
+    def describe(self) -> str:
+        """Short text, e.g. ``replica 0: melt, anneal 1000 K; replica 1: melt``."""
+        return "; ".join(f"replica {i}: {p.describe()}" for i, p in sorted(self.replicas.items()))
+
+
 def find_resume_point(
     docs_store: Any,
     campaign: str,
     formula: str,
     engine: EngineSpec,
     protocol: ProtocolSettings,
-) -> ResumePoint | None:
+) -> ResumePoint | ReplicatedResumePoint | None:
     """The latest completed melt of ``formula`` with the same stage key, and its anneals.
+
+    With ``protocol.replicas > 1`` each replica is looked up with its own settings
+    (:meth:`~amorphdb.flows.protocol.ProtocolSettings.replica`: its seed is part of its
+    stage keys) and the answer is a :class:`ReplicatedResumePoint`.
 
     Parameters
     ----------
@@ -182,9 +209,28 @@ def find_resume_point(
 
     Returns
     -------
-    ResumePoint or None
-        None when no melt of this composition completed with matching settings.
+    ResumePoint, ReplicatedResumePoint or None
+        None when no melt of this composition (of any replica) completed with matching
+        settings.
     """
+    if protocol.replicas > 1:
+        points = {
+            i: point for i in range(protocol.replicas)
+            if (point := _find_single(docs_store, campaign, formula, engine,
+                                      protocol.replica(i))) is not None
+        }
+        return ReplicatedResumePoint(points) if points else None
+    return _find_single(docs_store, campaign, formula, engine, protocol)
+
+
+def _find_single(
+    docs_store: Any,
+    campaign: str,
+    formula: str,
+    engine: EngineSpec,
+    protocol: ProtocolSettings,
+) -> ResumePoint | None:
+    """:func:`find_resume_point` of one replica."""
     base = {f"metadata.{META_KEY}.campaign": campaign, f"metadata.{META_KEY}.formula": formula}
     melts = docs_store.query(
         {**base, f"metadata.{META_KEY}.stage": "melt",
@@ -192,9 +238,11 @@ def find_resume_point(
         properties=["uuid", "metadata", "completed_at"],
         sort={"completed_at": -1},
     )
-    wanted = {
-        anneal_key(formula, engine, protocol, t): float(t) for t in protocol.anneal_temperatures_K
-    }
+    temperatures = list(protocol.anneal_temperatures_K)
+    glass = protocol.cooling.glass_temperature_K
+    if protocol.cooling.method is CoolingMethod.PATH and glass is not None:
+        temperatures.append(glass)  # the glass point is tagged as an anneal stage
+    wanted = {anneal_key(formula, engine, protocol, t): float(t) for t in temperatures}
     for melt in melts:
         tag = melt["metadata"][META_KEY]
         needed = _completed_stage(docs_store, melt["uuid"], tag["volume_uuid"])

@@ -30,6 +30,8 @@ SCALAR_FIELDS: dict[str, str] = {
     "pressure_mean_kbar": "pressure_mean_kbar",
     "pressure_std_kbar": "pressure_std_kbar",
     "protocol_hash": "protocol_hash",
+    "replica": "replica",
+    "replicas": "replicas",
     "state": "state",
     "engine": "provenance.engine",
     "potential": "provenance.potential",
@@ -222,6 +224,9 @@ class AmorphousQuery:
         ``arrhenius`` collection).
     ranges
         Other ``{column: (min, max)}`` bounds on numeric columns (see :func:`resolve_field`).
+    hide_replicas
+        Leave out the per-replica records of compositions run with independent
+        replicas (``replica`` set), keeping single runs and replica averages.
     """
 
     chemsys: str | None = None
@@ -236,6 +241,7 @@ class AmorphousQuery:
     density_g_cm3: tuple[float | None, float | None] | None = None
     Ea_eV: tuple[str | None, float | None, float | None] | None = None
     ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    hide_replicas: bool = False
 
     def criteria(self) -> dict[str, Any]:
         """MongoDB criteria for everything except the Ea join (see ``arrhenius_criteria``)."""
@@ -278,6 +284,8 @@ class AmorphousQuery:
             if not path:
                 raise StoreError(f"range on '{name}' is not supported here; use Ea_eV")
             crit[path] = _bounds(lo, hi)
+        if self.hide_replicas:
+            crit["replica"] = None  # missing (older records) or null: not one replica
         return crit
 
     def arrhenius_criteria(self) -> dict[str, Any] | None:

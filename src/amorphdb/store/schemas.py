@@ -246,6 +246,15 @@ class AmorphousDoc(_Doc):
         description="'glass': network formers/anions still caged (a frozen glass); 'melt': "
         "the network relaxed during the run",
     )
+    replica: int | None = Field(
+        None, description="index of this independent replica (seed + replica); None: a "
+        "single run or the replica average (see replicas)",
+    )
+    replicas: int = Field(1, description="replicas behind this record (>1: an average)")
+    replica_spread: dict[str, Any] | None = Field(
+        None, description="of an average: n, mean, std, sem, stated_sem, chi2_dof and "
+        "'inconsistent' of density_g_cm3 and of D per species (amorphdb.flows.replicas)",
+    )
     descriptors: dict[str, Any] = Field(default_factory=dict)
     provenance: EngineProvenance | None = None
     error: str | None = None

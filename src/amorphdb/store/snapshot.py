@@ -183,6 +183,8 @@ class Snapshot:
             mask &= (f["campaign"] == query.campaign).to_numpy()
         if query.state:
             mask &= (f["state"] == str(ResultState(query.state))).to_numpy()
+        if query.hide_replicas and "replica" in f:  # per-replica records of an average
+            mask &= f["replica"].isna().to_numpy()
         ranges: list[tuple[str, float | None, float | None]] = [
             (f"diffusion.{sp}.D_cm2_s", lo, hi) for sp, (lo, hi) in query.D.items()
         ]
