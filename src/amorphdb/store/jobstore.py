@@ -25,8 +25,9 @@ def jobflow_job_store() -> JobStore | None:
     """jobflow's own configured ``JOB_STORE``, when one is configured and amorphdb's is not.
 
     jobflow reads ``JOBFLOW_JOB_STORE``, or ``JOB_STORE`` in ``$JOBFLOW_CONFIG_FILE`` /
-    ``~/.jobflow.yaml``. Used by :func:`open_job_store` and :func:`open_database` when no
-    store is given and ``AMORPHDB_STORE`` is unset, so one configuration serves both.
+    ``~/.jobflow.yaml``. Used by :func:`open_job_store` and
+    :func:`~amorphdb.store.database.open_database` when no store is given and
+    ``AMORPHDB_STORE`` is unset, so one configuration serves both.
     """
     if os.environ.get(STORE_ENV_VAR):
         return None
