@@ -3,7 +3,6 @@
 import pytest
 
 from amorphdb.campaign.escalation import (
-    ELECTRONIC_LADDER,
     MIN_TIMESTEP_FS,
     FailureKind,
     classify_error,
@@ -91,7 +90,7 @@ def test_vasp_electronic_ladder_climbs_per_failure():
         seen.append(esc.engine.settings["incar"])
     assert [s["ALGO"] for s in seen] == ["Normal", "All", "Damped", "Damped"]
     assert all(s["ENCUT"] == 400 for s in seen)
-    assert seen[1]["NELM"] == ELECTRONIC_LADDER[1]["NELM"]
+    assert seen[1]["NELM"] == engine.settings_model.electronic_ladder[1]["NELM"]
 
 
 def test_lost_run_keeps_settings_so_results_keep_their_key():

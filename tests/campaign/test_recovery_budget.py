@@ -57,7 +57,7 @@ def test_no_budget_leaves_engine_and_protocol_hash_unchanged():
         ({"max_corrections": 21}, "max_corrections: Input should be less than or equal to 20"),
         ({"max_corrections": -1}, "max_corrections: Input should be greater than or equal to 0"),
         ({"max_corrections": 1, "engine": {"settings": {"recovery": 3}}},
-         "engine.settings.recovery must be a mapping"),
+         "engine.settings.recovery: 3 is invalid: input should be a valid dictionary"),
     ],
 )
 def test_bad_budget_is_a_one_line_config_error(fields, message):

@@ -53,10 +53,18 @@ def _write(tmp_path, text: str):
          "protocol.anneal_temperatures_K: 1000 K given more than once"),
         # unknown engine settings, naming the valid ones
         ("engine: {name: lammps, settings: {nprocz: 2}}",
-         "unknown lammps engine setting(s) ['nprocz']; allowed: nprocs, short_cutoff_A, "
-         "coulomb_cutoff_A, kspace, recovery"),
+         "engine.settings.nprocz: unknown lammps engine setting; use one of nprocs, "
+         "short_cutoff_A, coulomb_cutoff_A, kspace, recovery"),
         ("engine: {name: mlip, settings: {thread: 2}}",
-         "unknown mlip engine setting(s) ['thread']; allowed: recovery"),
+         "engine.settings.thread: unknown mlip engine setting; use one of threads, "
+         "barostat_damping_fs, recovery"),
+        # wrong values of known engine settings (checked by the engine's settings model)
+        ("engine: {name: lammps, settings: {kspace: pppmx}}",
+         "engine.settings.kspace: 'pppmx' is not one of ewald, pppm, auto"),
+        ("engine: {name: lammps, settings: {short_cutoff_A: -5}}",
+         "engine.settings.short_cutoff_A: -5 is invalid: input should be greater than 0"),
+        ("engine: {name: mlip, timestep_fs: 8}",
+         "engine.timestep_fs: 8 fs is above the mlip engine's maximum 5 fs"),
         # names: never a path, never a separator of keys
         ("name: ../../x", "name: '../../x' contains '/'; use letters, digits"),
         ("name: 'a|b'", "name: 'a|b' contains '|'"),

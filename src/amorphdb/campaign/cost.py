@@ -1,36 +1,18 @@
 """Estimated cost of a campaign: MD steps × atoms × core-seconds per atom-step.
 
-The cost per atom-step is a rough, engine-level number (override it with the
-campaign field ``cost_per_atom_step_core_s``):
-
-========  ===================  ==================================================
-engine    core-s / atom-step   source
-========  ===================  ==================================================
-lammps    5e-5                 measured here: 12–14 s per composition of the tiny
-                               test campaign (252 000 atom-steps, 36 atoms,
-                               Pedone 2006, shared slow core, with packing and
-                               Python overhead);
-                               bigger cells are cheaper per atom
-mlip      2e-3                 CHGNet on one CPU core, ~100 atoms (order of
-                               magnitude; a GPU is ~50× cheaper)
-vasp      10                   AIMD, Γ-point PBE, ~100 atoms, ~30 s per ionic step
-                               on 32 cores (MPMorph-size cells, order of magnitude)
-========  ===================  ==================================================
+The cost per atom-step is a rough, engine-level number, one of each engine's fixed
+facts (:attr:`amorphdb.engines.base.EngineSettings.cost_per_atom_step_core_s`, with its
+source next to it in ``engines/<engine>/settings.py``): LAMMPS 5e-5, MLIP 2e-3, VASP 10
+core-s per atom-step. Override it with the campaign field ``cost_per_atom_step_core_s``.
+The time step comes from the same place when the spec sets none.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amorphdb.engines import EngineName, EngineSpec, get_engine
+from amorphdb.engines import EngineName, EngineSpec, settings_model
 from amorphdb.flows.protocol import CoolingMethod, ProtocolSettings
-
-#: core-seconds per atom per MD step, by engine (see the module docstring)
-COST_PER_ATOM_STEP_CORE_S: dict[EngineName, float] = {
-    EngineName.LAMMPS: 5e-5,
-    EngineName.MLIP: 2e-3,
-    EngineName.VASP: 10.0,
-}
 
 #: checking runs assumed per volume search after the first fit (typical: 1–2)
 EXPECTED_VOLUME_CHECKS = 2
@@ -76,22 +58,30 @@ class CostEstimate:
         return self.atom_steps * self.cost_per_atom_step_core_s / 3600.0
 
 
+def cost_per_atom_step(engine: EngineSpec | EngineName | str) -> float:
+    """The engine's core-seconds per atom-step (its settings model's fact)."""
+    name = engine.name if isinstance(engine, EngineSpec) else engine
+    return settings_model(name).cost_per_atom_step_core_s
+
+
 def estimate_cost(
     n_compositions: int,
     protocol: ProtocolSettings,
-    engine: EngineName | str,
+    engine: EngineSpec | EngineName | str,
     cost_per_atom_step_core_s: float | None = None,
 ) -> CostEstimate:
-    """Core-hours of ``n_compositions`` with ``protocol`` on ``engine``."""
+    """Core-hours of ``n_compositions`` with ``protocol`` on ``engine``.
+
+    An :class:`EngineSpec` counts its own time step; an engine name counts the
+    engine's default (:attr:`~amorphdb.engines.base.EngineSettings.default_timestep_fs`).
+    """
+    spec = engine if isinstance(engine, EngineSpec) else EngineSpec(name=EngineName(engine))
     cost = cost_per_atom_step_core_s
     if cost is None:
-        cost = COST_PER_ATOM_STEP_CORE_S[EngineName(engine)]
-    engine = EngineName(engine)
+        cost = cost_per_atom_step(spec)
     return CostEstimate(
         n_compositions=n_compositions,
-        steps_per_composition=steps_per_composition(
-            protocol, get_engine(EngineSpec(name=engine)).timestep_fs
-        ),
+        steps_per_composition=steps_per_composition(protocol, spec.resolved_timestep_fs),
         atoms_per_composition=protocol.target_atoms,
         cost_per_atom_step_core_s=cost,
     )

@@ -13,9 +13,10 @@ unstable_md        time step halved per failure (lost atoms, NaN, energy
                    drift, runaway, exploding forces, an MD run whose
                    recovery budget ran out), floor 0.125 fs; the recovery
                    budget (``max_corrections``) is kept
-electronic (VASP)  the electronic ladder: ALGO Normal, NELM 120 → ALGO All,
-                   NELM 200 → ALGO Damped, TIME 0.4, NELM 300 (custodian's
-                   VaspErrorHandler order for unconverged SCF)
+electronic         the engine's electronic ladder (VASP: ALGO Normal, NELM 120 →
+                   ALGO All, NELM 200 → ALGO Damped, TIME 0.4, NELM 300), read
+                   from its settings model
+                   (:attr:`~amorphdb.engines.base.EngineSettings.electronic_ladder`)
 lost               same settings (a killed job, wall time, a node failure, a dead
                    heartbeat, an interrupt: SIGINT/SIGTERM)
 disk_full          same settings (no space left on the device; free space first)
@@ -29,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from amorphdb.engines import EngineName, EngineSpec, get_engine
+from amorphdb.engines import EngineSpec
 from amorphdb.flows.protocol import ProtocolSettings
 from amorphdb.flows.schedules import volume_scale_factors
 
@@ -37,13 +38,6 @@ from amorphdb.flows.schedules import volume_scale_factors
 MIN_TIMESTEP_FS = 0.125
 #: seed offset between attempts (packmol, velocities, thermostats)
 SEED_STEP = 1009
-
-#: VASP electronic ladder (INCAR overrides), one rung per electronic failure
-ELECTRONIC_LADDER: tuple[dict[str, object], ...] = (
-    {"ALGO": "Normal", "NELM": 120},
-    {"ALGO": "All", "NELM": 200},
-    {"ALGO": "Damped", "TIME": 0.4, "NELM": 300},
-)
 
 
 class FailureKind(StrEnum):
@@ -99,10 +93,11 @@ _PATTERNS: tuple[tuple[FailureKind, re.Pattern[str]], ...] = (
 def timestep_of(engine: EngineSpec) -> float:
     """The time step (fs) an engine spec runs at: its own, else the engine's default.
 
-    Read from the engine class (:attr:`amorphdb.engines.base.MDEngine.default_timestep_fs`),
-    the one place each default is defined, so an escalation halves what actually ran.
+    Read from the engine's settings model
+    (:attr:`amorphdb.engines.base.EngineSettings.default_timestep_fs`), the one place
+    each default is defined, so an escalation halves what actually ran.
     """
-    return get_engine(engine).timestep_fs
+    return engine.resolved_timestep_fs
 
 
 def classify_error(error: str | None, stage: str | None = None) -> FailureKind:
@@ -189,8 +184,8 @@ def escalate(
         new = max(MIN_TIMESTEP_FS, old / 2)
         engine_new = engine_new.model_copy(update={"timestep_fs": new})
         changes.append(f"timestep {old:g} → {new:g} fs")
-    elif kind == FailureKind.ELECTRONIC and engine.name == EngineName.VASP:
-        rung = ELECTRONIC_LADDER[min(n, len(ELECTRONIC_LADDER)) - 1]
+    elif kind == FailureKind.ELECTRONIC and (ladder := engine.settings_model.electronic_ladder):
+        rung = ladder[min(n, len(ladder)) - 1]
         settings = dict(engine.settings)
         settings["incar"] = {**dict(settings.get("incar", {})), **rung}
         engine_new = engine_new.model_copy(update={"settings": settings})

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from amorphdb.campaign.cost import COST_PER_ATOM_STEP_CORE_S, EXPECTED_VOLUME_CHECKS
+from amorphdb.campaign.cost import EXPECTED_VOLUME_CHECKS, cost_per_atom_step
 from amorphdb.campaign.local import (
     HEARTBEAT_INTERVAL_S,
     JOURNAL_FILE,
@@ -83,11 +83,12 @@ def longest_stage_seconds(spec: CampaignSpec, cores: int) -> float:
     p = spec.protocol
     volume = (len(p.volume.scale_factors) + min(p.volume.max_iterations,
                                                  EXPECTED_VOLUME_CHECKS)) * p.volume.n_steps
-    # the smallest usual time step: fixed-rate cooling takes the most steps with it
-    cooling = p.cooling_runs(spec.engine.timestep_fs or 1.0) if hasattr(p, "cooling_runs") \
+    # the time step that runs (the engine's default when unset): fixed-rate cooling
+    # takes more steps with a smaller one
+    cooling = p.cooling_runs(spec.engine.resolved_timestep_fs) if hasattr(p, "cooling_runs") \
         else []
     steps = max([volume, p.melt_steps, p.anneal_steps, *cooling])
-    cost = spec.cost_per_atom_step_core_s or COST_PER_ATOM_STEP_CORE_S[spec.engine.name]
+    cost = spec.cost_per_atom_step_core_s or cost_per_atom_step(spec.engine)
     return steps * p.target_atoms * cost / cores
 
 

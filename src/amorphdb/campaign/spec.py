@@ -202,13 +202,6 @@ class CampaignSpec(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _physical(self) -> CampaignSpec:
-        """Engine settings known to the engine (the protocol's ranges are checked by
-        :class:`~amorphdb.flows.protocol.ProtocolSettings` itself)."""
-        check_engine_settings(self.engine)
-        return self
-
-    @model_validator(mode="after")
     def _fold_recovery_budget(self) -> CampaignSpec:
         """Put ``max_corrections`` into ``engine.settings["recovery"]`` (other keys kept)."""
         self.engine = with_recovery_budget(self.engine, self.max_corrections, strict=True)
@@ -325,23 +318,6 @@ def _is_non_finite(value: Any) -> bool:
     if isinstance(value, float):
         return not math.isfinite(value)
     return isinstance(value, str) and value.strip().lower() in _NON_FINITE_TEXT
-
-
-def check_engine_settings(engine: EngineSpec) -> None:
-    """Refuse unknown ``engine.settings`` keys (the engine names the valid ones).
-
-    Only a spec with settings besides ``recovery`` builds its engine (which imports the
-    engine's package), so plain campaigns load fast.
-    """
-    if not set(engine.settings) - {"recovery"}:
-        return
-    from amorphdb.engines import get_engine
-    from amorphdb.errors import EngineError
-
-    try:
-        get_engine(engine)
-    except EngineError:  # the engine's package is missing: run/submit say so
-        return
 
 
 def with_recovery_budget(

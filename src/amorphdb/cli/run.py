@@ -28,13 +28,11 @@ def jobs_per_composition(spec: CampaignSpec) -> int:
     search that needs more checks moves the bar past 100 % of that composition
     only briefly (the bar is capped).
     """
-    from amorphdb.engines import get_engine
-
     p = spec.protocol
     n_temps = 1 + len(p.anneal_temperatures_K)
     volume_jobs = len(p.volume.scale_factors) + 2 * 2 + 1  # runs, 2 checks+fits, start
     # cooling (and glass-point) jobs from the flow's own schedule (flows/schedules)
-    cooling = len(p.cooling_runs(get_engine(spec.engine).timestep_fs))
+    cooling = len(p.cooling_runs(spec.engine.resolved_timestep_fs))
     return 1 + n_temps * (volume_jobs + 2) + cooling + 1
 
 

@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pymatgen.core import Structure
 
-from amorphdb.recovery.base import Correction
+from amorphdb.errors import ConfigError
+from amorphdb.recovery.base import Correction, RecoverySettings
 
 if TYPE_CHECKING:
     from amorphdb.analysis import Trajectory
@@ -63,6 +65,43 @@ class PortableModel(BaseModel):
         return cls.model_validate({k: v for k, v in data.items() if not k.startswith("@")})
 
 
+class EngineSettings(BaseModel):
+    """What ``EngineSpec.settings`` may hold for one engine, and that engine's fixed facts.
+
+    Each engine declares a subclass in its light ``settings`` module (registered in
+    :data:`amorphdb.engines.ENGINES`). :class:`EngineSpec` validates its ``settings``
+    dict against it at load time (unknown keys, types and ranges; one line naming the
+    field), and the engine reads its options through it
+    (:attr:`EngineSpec.engine_settings`), never from the raw dict with a local default.
+
+    The class attributes are the per-engine facts the rest of the package reads, each
+    defined once, in the engine's settings model:
+
+    ``default_timestep_fs``
+        Time step (fs) when the spec sets none (flows, cost estimate, escalation).
+    ``max_timestep_fs``
+        Largest time step (fs) the engine accepts (checked at load time).
+    ``cost_per_atom_step_core_s``
+        Rough core-seconds per atom per MD step (the dry run's core-hour estimate).
+    ``electronic_ladder``
+        INCAR overrides, one rung per earlier electronic failure, that ``rerun``
+        applies (:mod:`amorphdb.campaign.escalation`); empty: no electronic structure.
+
+    Every engine has the shared ``recovery`` budget
+    (:class:`~amorphdb.recovery.base.RecoverySettings`; the campaign field
+    ``max_corrections`` is folded into ``recovery.max_corrections``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    default_timestep_fs: ClassVar[float] = 1.0
+    max_timestep_fs: ClassVar[float] = 10.0
+    cost_per_atom_step_core_s: ClassVar[float]
+    electronic_ladder: ClassVar[tuple[dict[str, Any], ...]] = ()
+
+    recovery: RecoverySettings = Field(default_factory=RecoverySettings)
+
+
 class EngineSpec(PortableModel):
     """Which engine runs, with which potential, at which time step.
 
@@ -76,9 +115,24 @@ class EngineSpec(PortableModel):
         (``pedone2006``), an ML model (``chgnet``, ``sevennet-0``) or, for VASP, the
         functional (``PBE``). ``None`` picks the engine's default.
     timestep_fs
-        MD time step (fs). ``None`` picks the engine's default.
+        MD time step (fs). ``None`` picks the engine's default
+        (:attr:`EngineSettings.default_timestep_fs`); at most the engine's
+        ``max_timestep_fs``.
     settings
-        Engine-specific options (e.g. ``nprocs`` for LAMMPS, INCAR overrides for VASP).
+        Engine-specific options, validated against the engine's settings model
+        (:func:`amorphdb.engines.settings_model`: ``LammpsSettings``, ``MLIPSettings``,
+        ``VaspSettings``). Kept as given (a plain dict, so FireWorks/jobflow JSON and
+        protocol hashes see what the user wrote); read typed through
+        :attr:`engine_settings`. A settings model instance is accepted and stored as
+        the fields it sets.
+
+    Raises
+    ------
+    ConfigError
+        From the constructor, one line naming the field and the fix
+        (``engine.settings.kspace: 'pppmx' is not one of ewald, pppm, auto``);
+        ``model_validate`` (campaign files, stored documents) raises pydantic's
+        ``ValidationError`` with the same message at ``engine.settings.<key>``.
     """
 
     model_config = ConfigDict(extra="forbid", use_enum_values=False)
@@ -88,6 +142,16 @@ class EngineSpec(PortableModel):
     timestep_fs: float | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
 
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ConfigError(validation_message(exc, prefix="engine")) from None
+
+    # pydantic's marker of its own __init__: nested and ``model_validate`` validation
+    # (campaign files) skip this constructor and keep pydantic's located errors
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     @field_validator("timestep_fs")
     @classmethod
     def _positive_timestep(cls, value: float | None) -> float | None:
@@ -96,6 +160,114 @@ class EngineSpec(PortableModel):
                 f"timestep_fs={value} is outside (0, 10] fs; use e.g. 1-2 fs (0.5 fs with H)"
             )
         return value
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _plain_settings(cls, value: Any) -> Any:
+        """A settings model instance becomes the fields it sets (JSON types)."""
+        if isinstance(value, EngineSettings):
+            return value.model_dump(mode="json", exclude_unset=True)
+        return value
+
+    @model_validator(mode="after")
+    def _check_settings(self) -> EngineSpec:
+        """``settings`` against the engine's model; the time step against its maximum."""
+        model = self.settings_model
+        try:
+            model.model_validate(self.settings)
+        except ValidationError as exc:
+            raise engine_settings_error(exc, model, self.name) from None
+        if self.timestep_fs is not None and self.timestep_fs > model.max_timestep_fs:
+            raise ValidationError.from_exception_data(type(self).__name__, [{
+                "type": PydanticCustomError(
+                    "engine_timestep",
+                    f"{self.timestep_fs:g} fs is above the {self.name.value} engine's maximum "
+                    f"{model.max_timestep_fs:g} fs; use at most that (1-2 fs is typical)",
+                ),
+                "loc": ("timestep_fs",),
+                "input": self.timestep_fs,
+            }])
+        return self
+
+    @property
+    def settings_model(self) -> type[EngineSettings]:
+        """The settings model of this spec's engine (its per-engine facts included)."""
+        from amorphdb.engines import settings_model
+
+        return settings_model(self.name)
+
+    @property
+    def engine_settings(self) -> EngineSettings:
+        """``settings`` validated into the engine's model (typed, defaults filled in).
+
+        Validated on each access, never cached: ``model_copy(update=...)`` (escalation)
+        would carry a cached value past a changed ``settings`` dict.
+
+        Raises
+        ------
+        ConfigError
+            One line naming the field, for settings that bypassed validation
+            (``model_copy(update=...)``).
+        """
+        model = self.settings_model
+        try:
+            return model.model_validate(self.settings)
+        except ValidationError as exc:
+            error = engine_settings_error(exc, model, self.name)
+            raise ConfigError(validation_message(error, prefix="engine")) from None
+
+    @property
+    def resolved_timestep_fs(self) -> float:
+        """Time step (fs): the spec's, else the engine's default (no engine import)."""
+        return self.timestep_fs or self.settings_model.default_timestep_fs
+
+
+def _choices(ctx: dict[str, Any] | None) -> str:
+    """pydantic's ``'a', 'b' or 'c'`` as ``a, b, c``."""
+    expected = str((ctx or {}).get("expected", ""))
+    return expected.replace("'", "").replace(" or ", ", ")
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the (nested) model that holds the last element of ``loc``."""
+    for part in loc[:-1]:
+        field_info = model.model_fields.get(str(part))
+        annotation = getattr(field_info, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return sorted(model.model_fields, key=lambda name: name == "recovery")  # shared one last
+
+
+def engine_settings_error(
+    exc: ValidationError, model: type[EngineSettings], engine: EngineName
+) -> ValidationError:
+    """The first error of validating ``settings`` against ``model``, at ``settings.<key>``,
+    with a message that names the fix (the allowed keys, the allowed choices)."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    value = err.get("input")
+    if err["type"] == "extra_forbidden":
+        kind = ".".join(map(str, loc[:-1])) or f"{EngineName(engine).value} engine"
+        message = f"unknown {kind} setting; use one of " + ", ".join(_fields_at(model, loc))
+    elif err["type"] in ("enum", "literal_error"):
+        message = f"{value!r} is not one of {_choices(err.get('ctx'))}"
+    else:
+        detail = err["msg"].removeprefix("Value error, ")
+        message = f"{value!r} is invalid: {detail[:1].lower()}{detail[1:]}"
+    return ValidationError.from_exception_data(
+        "EngineSpec",
+        [{"type": PydanticCustomError("engine_setting", message),
+          "loc": ("settings", *loc), "input": value}],
+    )
+
+
+def validation_message(exc: ValidationError, prefix: str = "") -> str:
+    """One line for the first error of a validation: ``<prefix>.<field>: <message>``."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in (prefix, *err["loc"]) if str(p))
+    message = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 class MDSettings(PortableModel):
@@ -287,15 +459,21 @@ class MDEngine(ABC):
     """
 
     name: ClassVar[EngineName]
-    default_timestep_fs: ClassVar[float] = 1.0
 
     def __init__(self, spec: EngineSpec) -> None:
         self.spec = spec
+        #: the spec's settings, typed (the engine's :class:`EngineSettings` model)
+        self.settings = spec.engine_settings
+
+    @property
+    def default_timestep_fs(self) -> float:
+        """The engine's default time step (fs), from its settings model."""
+        return self.spec.settings_model.default_timestep_fs
 
     @property
     def timestep_fs(self) -> float:
         """Time step (fs): the spec's, else the engine's default."""
-        return self.spec.timestep_fs or self.default_timestep_fs
+        return self.spec.resolved_timestep_fs
 
     @abstractmethod
     def check_composition(self, elements: Iterable[str]) -> None:

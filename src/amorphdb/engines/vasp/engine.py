@@ -41,7 +41,6 @@ from pymatgen.io.vasp.inputs import Incar, Poscar
 
 from amorphdb.engines.base import (
     EngineName,
-    EngineSpec,
     MDEngine,
     MDRunOutput,
     MDSettings,
@@ -119,15 +118,12 @@ class VaspEngine(MDEngine):
     """Ab initio MD with VASP (MPMorph protocol input sets, Custodian recovery).
 
     ``spec.potential`` is the POTCAR functional (default ``PBE``);
-    ``spec.settings`` is validated by :class:`~amorphdb.engines.vasp.config.VaspSettings`.
+    ``spec.settings`` is read as :class:`~amorphdb.engines.vasp.settings.VaspSettings`
+    (:attr:`settings`), which also holds the default time step.
     """
 
     name: ClassVar[EngineName] = EngineName.VASP
-    default_timestep_fs: ClassVar[float] = 2.0  # PMG MPMDSet POTIM
-
-    def __init__(self, spec: EngineSpec) -> None:
-        super().__init__(spec)
-        self.settings = VaspSettings.from_spec_settings(dict(spec.settings))
+    settings: VaspSettings
 
     # ------------------------------------------------------------------ checks
     @property

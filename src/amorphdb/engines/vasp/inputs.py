@@ -46,7 +46,6 @@ protocol values unchanged. Every value can be overridden per campaign, globally
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from atomate2.vasp.sets.mpmorph import MPMorphMDSetGenerator
@@ -54,15 +53,7 @@ from pymatgen.core import Element, Structure
 from pymatgen.io.vasp.sets import VaspInputSet
 
 from amorphdb.engines.base import Ensemble
-
-
-class VaspStage(str, Enum):
-    """Protocol stage a VASP MD run belongs to (selects the INCAR preset)."""
-
-    EQUILIBRATION = "equilibration"
-    MELT = "melt"
-    ANNEAL = "anneal"
-
+from amorphdb.engines.vasp.settings import VaspStage
 
 #: protocol INCAR values amorphdb sets on top of the generator (see module docstring)
 PROTOCOL_INCAR: dict[str, Any] = {
