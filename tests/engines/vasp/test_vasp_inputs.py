@@ -131,7 +131,7 @@ def test_incompatible_overrides(psp_dir):
         engine = get_engine(EngineSpec(name="vasp", settings={"vasp_cmd": FAKE_VASP_CMD, **bad}))
         with pytest.raises(ConfigError, match=pattern):
             engine.preflight()
-    with pytest.raises(ConfigError, match="^engine.settings.walltime_s: -5 is invalid"):
+    with pytest.raises(ConfigError, match=r"^engine.settings.walltime_s: -5 is invalid"):
         EngineSpec(name="vasp", settings={"walltime_s": -5})
-    with pytest.raises(ConfigError, match="^engine.settings.nonsense: unknown vasp engine setting"):
+    with pytest.raises(ConfigError, match=r"^engine.settings.nonsense: unknown vasp engine"):
         EngineSpec(name="vasp", settings={"nonsense": 1})
