@@ -18,7 +18,7 @@ def _one_line(err: str) -> bool:
         (["submit", "--launcher", "slurm"], {}, "unknown launcher 'slurm'"),
         (["submit"], {"compositions": ["Li3PS4", "Li2Si2O5", "Li2S"]},
          "2 composition(s) cannot run with engine 'lammps'"),
-        (["rerun"], {}, "campaign 'tiny' has no records"),
+        (["rerun"], {}, "db does not exist"),  # never submitted: no store created
         (["submit", "--dry-run"], {"compositions": ["Xx2O"]}, "unknown element 'Xx'"),
     ],
 )

@@ -12,11 +12,12 @@ def _files(folder):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
-def test_status_of_never_submitted_campaign_creates_nothing(tmp_path, capsys):
+@pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["rerun", "--dry-run"]])
+def test_never_submitted_campaign_creates_nothing(tmp_path, capsys, command):
     """The campaign's store does not exist yet: refused, nothing written anywhere."""
     path = tiny_campaign_file(tmp_path, compositions=["Li2Si2O5", "Li2SiO3"])
     before = _files(tmp_path)
-    assert main(["status", str(path)]) == 2
+    assert main([command[0], str(path), *command[1:]]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "does not exist" in err and str(tmp_path / "db") in err
     assert _files(tmp_path) == before  # no store folder, no lock file, no montydb config

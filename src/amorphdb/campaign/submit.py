@@ -191,14 +191,15 @@ def submit(
 
 
 @contextlib.contextmanager
-def _database(spec: CampaignSpec, db: Any) -> Iterator[Any]:
-    """``db`` as it is, or the campaign's store opened for the block (and closed after)."""
+def _database(spec: CampaignSpec, db: Any, must_exist: bool = False) -> Iterator[Any]:
+    """``db`` as it is, or the campaign's store opened for the block (and closed after;
+    ``must_exist``: refuse a store that does not exist instead of creating it)."""
     if db is not None:
         yield db
         return
     from amorphdb.store import open_database
 
-    with open_database(spec.store_path()) as opened:
+    with open_database(spec.store_path(), must_exist=must_exist) as opened:
         yield opened
 
 
@@ -339,7 +340,7 @@ def rerun(
     the attempt records them as ``resumed_from``. ``db``: as in :func:`submit`.
     """
     backend = connect_launcher(spec, launcher)
-    with _database(spec, db) as db:
+    with _database(spec, db, must_exist=True) as db:  # nothing to rerun without a store
         return _rerun(spec, backend, db, formulas, error_pattern, stage, dry, on_progress,
                       on_result)
 
