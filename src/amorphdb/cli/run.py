@@ -8,11 +8,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from amorphdb.campaign import CampaignSpec, load_campaign
 from amorphdb.campaign.launchers import Launcher
@@ -33,67 +33,29 @@ def jobs_per_composition(spec: CampaignSpec) -> int:
     volume_jobs = len(p.volume.scale_factors) + 2 * 2 + 1  # runs, 2 checks+fits, start
     # cooling (and glass-point) jobs from the flow's own schedule (flows/schedules)
     cooling = len(p.cooling_runs(spec.engine.resolved_timestep_fs))
-    return 1 + n_temps * (volume_jobs + 2) + cooling + 1
+    one = 1 + n_temps * (volume_jobs + 2) + cooling + 1
+    return one if p.replicas == 1 else p.replicas * one + n_temps + 1  # + the averages
 
 
-def results_table(spec: CampaignSpec, species: str = "Li") -> Table:
-    """Table of formula, T, density, pressure, D(species) ± σ and Ea for a campaign.
+def results_table(spec: CampaignSpec, species: str = "Li", db: Any = None,
+                  all_replicas: bool = False) -> Group:
+    """The campaign's results (:mod:`amorphdb.cli.results`): formula, T, density,
+    pressure, D(species) with σ, flags, the replica spread; then Ea per regime.
 
-    D values the analysis flags as unreliable (window too short, uncertainty too
-    large) are marked ``*`` and left out of the Arrhenius fit; Ea is shown once per
-    composition, on its first row.
+    ``db``: the command's open database (default: open the campaign's store).
+    ``all_replicas``: one row per replica besides each replica average.
     """
-    db = open_database(spec.store_path())
-    table = Table(
-        title=f"campaign {spec.name}",
-        caption="* unreliable D (not used for Ea); melt rows are not used for Ea",
-    )
-    for column in ("formula", "T (K)", "ρ (g/cm³)", "P (kbar)", f"D_{species} (cm²/s)",
-                   "network", f"Ea_{species} (eV) ± σ (±σ·√χ²)"):
-        table.add_column(column, justify="left" if column == "formula" else "right",
-                         no_wrap=column in ("formula", "T (K)"))
-    arrhenius = {
-        d.formula_reduced: d for d in db.find_arrhenius(campaign=spec.name, species=species)
-    }
-    shown: set[str] = set()
-    for doc in db.find(campaign=spec.name, sort=["formula_reduced", "temperature_K"]):
-        d = doc.diffusion.get(species)
-        d_text = "—"
-        if doc.descriptors.get("stage") == "glass":
-            d_text = "— (glass point)"  # the 300 K glass gives the density, not D
-        elif d is not None and d.D_cm2_s is not None:
-            d_text = f"{d.D_cm2_s:.2e} ± {d.D_std_cm2_s or 0:.0e}" + ("" if d.reliable else "*")
-        arr = arrhenius.get(doc.formula_reduced)
-        ea_text = ""
-        if doc.formula_reduced not in shown and arr is not None:
-            shown.add(doc.formula_reduced)
-            ea_text = _ea_text(arr)
-        stage = doc.descriptors.get("stage")
-        sem = (doc.descriptors.get("volume_equilibration") or {}).get("density_sem_g_cm3")
-        caged = [s for s, r in doc.diffusion.items() if getattr(r, "caged", None)]
-        table.add_row(
-            doc.formula_reduced,
-            f"{doc.temperature_K:g}" + (f" {stage}" if stage in ("melt", "glass") else ""),
-            f"{doc.density_g_cm3:.2f}" + (f" ± {sem:.2f}" if sem and sem == sem else ""),
-            f"{doc.pressure_mean_kbar:+.0f}",
-            d_text,
-            ("frozen: " + ",".join(caged)) if caged else "relaxed",
-            ea_text,
-        )
-    return table
+    from amorphdb.cli.results import arrhenius_table
+    from amorphdb.cli.results import results_table as summary_table
 
-
-def _ea_text(arr) -> str:
-    """Ea per regime (glass/melt) with the stated and the residual-scaled σ (eV)."""
-    parts = []
-    for name, r in sorted((arr.regimes or {}).items()):
-        if r.get("Ea_eV") is not None:
-            scaled = r.get("Ea_std_scaled_eV")
-            parts.append(f"{name} {r['Ea_eV']:.2f} ± {r.get('Ea_std_eV') or 0:.2f}"
-                         + (f" (±{scaled:.2f})" if scaled is not None else ""))
-    if parts:
-        return "; ".join(parts)
-    return "n/a" if arr.Ea_eV is None else f"{arr.Ea_eV:.2f} ± {arr.Ea_std_eV or 0:.2f}"
+    db = db if db is not None else open_database(spec.store_path())
+    docs = db.find(campaign=spec.name, sort=["formula_reduced", "temperature_K"],
+                   hide_replicas=not all_replicas)
+    docs.sort(key=lambda d: (d.formula_reduced, d.temperature_K,
+                             -1 if d.replica is None else d.replica))
+    arrhenius = db.find_arrhenius(campaign=spec.name, species=species)
+    return Group(summary_table(docs, species, title=f"campaign {spec.name}"),
+                 arrhenius_table(sorted(arrhenius, key=lambda a: a.formula_reduced), species))
 
 
 class CampaignProgress:
@@ -176,6 +138,8 @@ def run(
     species: str = typer.Option("Li", "--species", help="Species shown in the table."),
     force: bool = typer.Option(False, "--force",
                                help="Recompute compositions completed earlier."),
+    all_replicas: bool = typer.Option(False, "--all-replicas",
+                                      help="Show each replica's rows, not only their mean."),
 ) -> None:
     """Run a melt–quench campaign locally and print formula, T, density, D and Ea."""
     spec = load_campaign(campaign)
@@ -191,7 +155,7 @@ def run(
     with campaign_progress(spec, console) as display:
         plan, results = submit(spec, Launcher.LOCAL, display.on_progress, display.on_result,
                                retry_failed=True, force=force, on_plan=display.planned)
-    Console().print(results_table(spec, species))
+    Console().print(results_table(spec, species, all_replicas=all_replicas))
     console.print(f"{summary_line(plan, results, time.perf_counter() - start)}; "
                   f"store: {spec.store_path() or 'embedded default'}")
     failed = [r for r in results.values() if not r.ok]
