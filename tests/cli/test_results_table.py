@@ -110,3 +110,24 @@ def test_all_replicas_shows_each_replica_row(campaign_db, monkeypatch):
 def test_row_flags_codes():
     assert row_flags(_doc("Li2O", 1000.0, caged=False), "Li") == ""
     assert row_flags(_doc("Li2O", 1000.0, reliable=False, caged=False), "Li") == "u"
+
+
+def test_query_command_shows_the_average_unless_all_replicas(campaign_db, tmp_path, capsys):
+    import json
+
+    from amorphdb.cli import main
+
+    _, db = campaign_db
+    db.close()
+    store = tmp_path / "store.yaml"
+    store.write_text(f"type: embedded\npath: {tmp_path / 'db'}\n")
+    fields = ["--fields", "formula_reduced,temperature_K,replica,replicas,D_Li", "--json"]
+    assert main(["query", "--store", str(store), "-T", "1000", *fields]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["replica"], r["replicas"]) for r in rows] == [(None, 2)]
+    assert rows[0]["D_Li"] == pytest.approx(2e-5)
+    assert main(["query", "--store", str(store), "-T", "1000", "--all-replicas",
+                 "--sort", "replica", *fields]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sorted((r["replica"] is None, r["replica"]) for r in rows) == [
+        (False, 0), (False, 1), (True, None)]

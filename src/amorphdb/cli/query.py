@@ -114,6 +114,7 @@ def build_query(
     density: str | None = None,
     ea: str | None = None,
     where: list[str] | None = None,
+    hide_replicas: bool = False,
 ) -> AmorphousQuery:
     """Turn command-line filter strings into an :class:`AmorphousQuery` (validating them)."""
     from amorphdb.store.query import (
@@ -157,6 +158,7 @@ def build_query(
         density_g_cm3=parse_range(density, what="density") if density else None,
         Ea_eV=parse_species_range(ea, what="Ea", species_required=False) if ea else None,
         ranges=ranges,
+        hide_replicas=hide_replicas,
     )
     query.criteria()  # validate now (formula, state, ...) for a one-line error
     return query
@@ -214,6 +216,8 @@ def query(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON records (same as --format json).")
     ] = False,
+    all_replicas: Annotated[bool, typer.Option(
+        "--all-replicas", help="Also each replica's rows (default: their mean only).")] = False,
 ) -> None:
     """Find amorphous results (one row per composition and temperature)."""
     from amorphdb.store import open_database
@@ -233,6 +237,7 @@ def query(
         density=density,
         ea=ea,
         where=where,
+        hide_replicas=not all_replicas,
     )
     with open_database(store, must_exist=True) as db:
         df = db.to_dataframe(q, fields=fields, sort=sort, limit=limit)
