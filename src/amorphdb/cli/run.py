@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from amorphdb.campaign import CampaignSpec, load_campaign
 from amorphdb.campaign.launchers import Launcher
-from amorphdb.campaign.local import CompositionResult
+from amorphdb.campaign.local import CompositionResult, validate_campaign
 from amorphdb.campaign.submit import SubmissionPlan, submit
 from amorphdb.store import open_database
 
@@ -152,10 +152,13 @@ def run(
         spec = spec.model_copy(update=updates)
     console = Console(stderr=True)
     start = time.perf_counter()
-    with campaign_progress(spec, console) as display:
-        plan, results = submit(spec, Launcher.LOCAL, display.on_progress, display.on_result,
-                               retry_failed=True, force=force, on_plan=display.planned)
-    Console().print(results_table(spec, species, all_replicas=all_replicas))
+    validate_campaign(spec)  # bad compositions: one line before the store is opened
+    with open_database(spec.store_path()) as db:  # once for the whole command
+        with campaign_progress(spec, console) as display:
+            plan, results = submit(spec, Launcher.LOCAL, display.on_progress,
+                                   display.on_result, retry_failed=True, force=force,
+                                   on_plan=display.planned, db=db)
+        Console().print(results_table(spec, species, db, all_replicas))
     console.print(f"{summary_line(plan, results, time.perf_counter() - start)}; "
                   f"store: {spec.store_path() or 'embedded default'}")
     failed = [r for r in results.values() if not r.ok]
