@@ -131,3 +131,30 @@ def test_query_command_shows_the_average_unless_all_replicas(campaign_db, tmp_pa
     rows = json.loads(capsys.readouterr().out)
     assert sorted((r["replica"] is None, r["replica"]) for r in rows) == [
         (False, 0), (False, 1), (True, None)]
+
+
+@pytest.mark.slow
+def test_run_with_two_replicas_end_to_end(tmp_path, capsys, monkeypatch):
+    """``amorphdb run`` with ``replicas: 2`` (real LAMMPS, 36 atoms): the local launcher
+    completes the composition, the store holds each replica and the averages, and the
+    80-column table shows one row per temperature with the replica spread."""
+    from amorphdb.cli import main
+    from tests.campaign.conftest import TINY_PROTOCOL, tiny_campaign_file
+
+    monkeypatch.setenv("COLUMNS", "80")
+    path = tiny_campaign_file(tmp_path, protocol={**TINY_PROTOCOL, "replicas": 2})
+    assert main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith("Li2Si2O5")]
+    table = [r for r in rows if r[1] in ("1500", "2500", "5000")]
+    assert [r[1] for r in table] == ["1500", "2500", "5000"]
+    assert all(r[-1].startswith("2:±") or r[-1] == "2" for r in table), out
+    db = open_database(tmp_path / "store.yaml")
+    assert db.get_campaign("tiny", "Li2Si2O5").state == "completed"
+    docs = db.find(campaign="tiny")
+    assert sorted((d.temperature_K, d.replica is None) for d in docs).count((1500.0, True)) == 1
+    assert len(docs) == 9 and len(db.find(campaign="tiny", hide_replicas=True)) == 3
+    [arr] = db.find_arrhenius(campaign="tiny", species="Li")
+    averages = {d.temperature_K: d for d in db.find(campaign="tiny", hide_replicas=True)}
+    assert arr.protocol_hash == averages[1500.0].protocol_hash
