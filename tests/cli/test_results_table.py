@@ -18,7 +18,8 @@ from amorphdb.store.schemas import AmorphousDoc, ArrheniusDoc, DiffusionSummary
     ("value", "sigma", "sci", "text"),
     [(2.3456, 0.0123, False, "2.346(12)"), (2.35, 0.004, False, "2.350(4)"),
      (8.21e-5, 1.3e-5, True, "8.2(13)e-5"), (1.17e-4, 4.0e-6, True, "1.17(4)e-4"),
-     (3.3e-6, 5e-6, True, "3(5)e-6"), (2.0, None, False, "2.00"), (None, 1.0, True, "—")],
+     (3.3e-6, 5e-6, True, "3(5)e-6"), (1.88e-5, 3e-6, True, "1.9(3)e-5"),  # 0.2999…
+     (1.0, 0.0996, False, "1.00(10)"), (2.0, None, False, "2.00"), (None, 1.0, True, "—")],
 )
 def test_compact_uncertainty_notation(value, sigma, sci, text):
     assert compact(value, sigma, sci) == text

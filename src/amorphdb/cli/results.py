@@ -38,8 +38,9 @@ def compact(value: float | None, sigma: float | None, sci: bool = False) -> str:
     if sigma is None or not math.isfinite(sigma) or sigma <= 0:
         return f"{mantissa:.{1 if sci else 2}f}{suffix}"
     s = sigma / 10.0**exponent
-    lead = math.floor(math.log10(s))
-    digits = 1 if s / 10.0**lead >= 3 else 2
+    first, power = f"{s:.1e}".split("e")  # σ's leading digit after rounding (0.29999 -> 3.0)
+    lead = int(power)
+    digits = 1 if float(first) >= 3 else 2
     decimals = max(0, min(4, digits - 1 - lead))
     sigma_digits = round(s * 10.0**decimals)
     return f"{mantissa:.{decimals}f}({sigma_digits}){suffix}"
