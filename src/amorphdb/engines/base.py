@@ -254,7 +254,9 @@ def engine_settings_error(
         message = f"{value!r} is not one of {_choices(err.get('ctx'))}"
     else:
         detail = err["msg"].removeprefix("Value error, ")
-        message = f"{value!r} is invalid: {detail[:1].lower()}{detail[1:]}"
+        if detail[1:2].islower():  # pydantic's "Input should ..." reads on after a colon
+            detail = detail[:1].lower() + detail[1:]
+        message = f"{value!r} is invalid: {detail}"
     return ValidationError.from_exception_data(
         "EngineSpec",
         [{"type": PydanticCustomError("engine_setting", message),

@@ -123,14 +123,21 @@ def test_incompatible_overrides(psp_dir):
     with pytest.raises(ConfigError, match="npt needs a VASP build with MDALGO=3"):
         check_overrides(settings, md_npt.ensemble)
     check_overrides(VaspSettings(vasp_cmd=FAKE_VASP_CMD, npt_capable=True), md_npt.ensemble)
+    engine = get_engine(EngineSpec(name="vasp", settings={"vasp_cmd": FAKE_VASP_CMD,
+                                                          "incar_melt": {"MDALGO": 3}}))
+    with pytest.raises(ConfigError, match="MDALGO=3 needs an NPT-capable"):
+        engine.preflight()  # depends on the build: checked before submission
+    # overrides that are never MD, or that the protocol sets: refused when the spec loads
     for bad, pattern in [
-        ({"incar": {"IBRION": 2}}, "IBRION=2 is not molecular dynamics"),
-        ({"incar_melt": {"MDALGO": 3}}, "MDALGO=3 needs an NPT-capable"),
-        ({"incar": {"POTIM": 1.0}}, "POTIM is set by the protocol stage"),
+        ({"incar": {"IBRION": 2}}, "incar: {'IBRION': 2} is invalid: IBRION=2 is not molecular"),
+        ({"incar_anneal": {"potim": 1.0}},
+         "incar_anneal: {'potim': 1.0} is invalid: POTIM is set by the protocol stage "
+         "(timestep_fs)"),
+        ({"incar_melt": {"ISPIN": 3}}, "incar_melt: {'ISPIN': 3} is invalid: ISPIN must be"),
     ]:
-        engine = get_engine(EngineSpec(name="vasp", settings={"vasp_cmd": FAKE_VASP_CMD, **bad}))
-        with pytest.raises(ConfigError, match=pattern):
-            engine.preflight()
+        with pytest.raises(ConfigError) as info:
+            EngineSpec(name="vasp", settings={"vasp_cmd": FAKE_VASP_CMD, **bad})
+        assert str(info.value).startswith(f"engine.settings.{pattern}"), str(info.value)
     with pytest.raises(ConfigError, match=r"^engine.settings.walltime_s: -5 is invalid"):
         EngineSpec(name="vasp", settings={"walltime_s": -5})
     with pytest.raises(ConfigError, match=r"^engine.settings.nonsense: unknown vasp engine"):

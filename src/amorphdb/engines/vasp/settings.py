@@ -11,7 +11,7 @@ import os
 from enum import Enum
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from amorphdb.engines.base import EngineSettings
 
@@ -22,6 +22,13 @@ class VaspStage(str, Enum):
     EQUILIBRATION = "equilibration"
     MELT = "melt"
     ANNEAL = "anneal"
+
+
+#: INCAR tags each MD stage sets from the protocol (tag -> the setting that sets it)
+PROTOCOL_TAGS: dict[str, str] = {
+    "NSW": "n_steps", "TEBEG": "temperature_K", "TEEND": "temperature_K",
+    "POTIM": "timestep_fs",
+}
 
 
 class VaspSettings(EngineSettings):
@@ -106,6 +113,21 @@ class VaspSettings(EngineSettings):
     pressure_source: Literal["external", "total"] = "external"
     polling_time_step_s: float = Field(default=10.0, gt=0)
     monitor_freq: int = Field(default=30, ge=1)
+
+    @field_validator("incar", "incar_equilibration", "incar_melt", "incar_anneal")
+    @classmethod
+    def _md_incar(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Refuse overrides that turn MD into something else or that the protocol sets."""
+        overrides = {str(k).upper(): v for k, v in value.items()}
+        if "IBRION" in overrides and int(overrides["IBRION"]) != 0:
+            raise ValueError(f"IBRION={overrides['IBRION']} is not molecular dynamics; "
+                             "remove it (MD needs IBRION=0)")
+        if "ISPIN" in overrides and int(overrides["ISPIN"]) not in (1, 2):
+            raise ValueError("ISPIN must be 1 or 2")
+        for key in sorted(PROTOCOL_TAGS.keys() & overrides.keys()):
+            raise ValueError(f"{key} is set by the protocol stage ({PROTOCOL_TAGS[key]}); "
+                             "set it there instead")
+        return value
 
     def stage_incar(self, stage: VaspStage) -> dict[str, Any]:
         """The per-stage INCAR overrides."""
