@@ -293,7 +293,7 @@ def _drive(
                 if not future.done():
                     continue
                 del tasks[formula]
-                result = _outcome(formula, future, stage)
+                result = _outcome(formula, future, stage, lambda: _ending(launcher, dfk))
                 docs, blobs = read_journal(journal)  # what it finished, even if lost
                 result.docs, result.blobs = docs, blobs
                 _finish(db, spec, heartbeats, settings[formula], result)
@@ -362,23 +362,83 @@ def _mark_running(db: Any, spec: CampaignSpec, formula: str, settings: dict,
                       stage="started")
 
 
+def _ending(launcher: ParslLauncher, dfk: Any) -> str:
+    """How the blocks of a lost worker ended (Slurm states; local blocks: not known)."""
+    if launcher.settings.provider != ParslProvider.SLURM:
+        return "local block process ended"
+    return pilot_job_ending([j for j in _block_ids(dfk).split(",") if j])
+
+
 def _block_ids(dfk: Any) -> str:
     """The scheduler job ids of the executor's blocks (e.g. Slurm job ids)."""
     executor = dfk.executors.get("amorphdb")
     return ",".join(str(j) for j in getattr(executor, "blocks_to_job_id", {}).values())
 
 
-def _outcome(formula: str, future: Any, last_job: str | None) -> CompositionResult:
-    """The worker's result, or a failed one naming how the pilot job was lost."""
+#: Slurm job state → how the driver words a pilot job's end (``scontrol``/``sacct`` states)
+SLURM_ENDINGS = {
+    "TIMEOUT": "reached its walltime",
+    "DEADLINE": "reached its deadline",
+    "CANCELLED": "was cancelled",
+    "PREEMPTED": "was preempted",
+    "NODE_FAIL": "lost its node",
+    "OUT_OF_MEMORY": "ran out of memory",
+    "FAILED": "failed",
+    "COMPLETED": "exited",
+}
+
+
+def slurm_job_state(job_id: str) -> str | None:
+    """Slurm state of job ``job_id`` (``TIMEOUT``, ``CANCELLED``, ...) or None if unknown.
+
+    ``scontrol show job`` keeps an ended job for ``MinJobAge`` seconds (300 by default)
+    and needs no accounting; ``sacct`` (accounting) is asked when it no longer knows it.
+    """
+    for cmd in (["scontrol", "show", "job", "-o", job_id],
+                ["sacct", "-X", "-n", "-P", "-o", "State", "-j", job_id]):
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                                 check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.returncode != 0 or not out.stdout.strip():
+            continue
+        text = out.stdout.strip()
+        if cmd[0] == "scontrol":
+            fields = dict(f.split("=", 1) for f in text.split() if "=" in f)
+            return fields.get("JobState")
+        return text.splitlines()[0].split()[0]  # "CANCELLED by 0" → CANCELLED
+    return None
+
+
+def pilot_job_ending(job_ids: list[str]) -> str:
+    """How the pilot job(s) ended, e.g. "Slurm job 57 reached its walltime (TIMEOUT)"."""
+    ended = []
+    for job_id in job_ids:
+        state = slurm_job_state(job_id)
+        if state is not None and state not in ("RUNNING", "PENDING", "CONFIGURING",
+                                                "COMPLETING"):
+            ended.append(f"Slurm job {job_id} {SLURM_ENDINGS.get(state, 'ended')} ({state})")
+    return "; ".join(ended) or "cancelled, walltime or node failure"
+
+
+def _outcome(formula: str, future: Any, last_job: str | None,
+             ending: Callable[[], str] | None = None) -> CompositionResult:
+    """The worker's result, or a failed one naming how the pilot job was lost.
+
+    ``ending`` says how the pilot job ended (:func:`pilot_job_ending`); asked only when
+    the worker was lost.
+    """
     try:
         return future.result()
     except Exception as exc:
         after = f" after job '{last_job}'" if last_job else " before its first job finished"
+        how = ending() if ending is not None else "cancelled, walltime or node failure"
         return CompositionResult(
             formula=formula, ok=False, stage=last_job,
             # worded for escalation's "lost" kind: a rerun keeps the settings
-            error=(f"Parsl worker lost: its pilot job ended (cancelled, walltime or node "
-                   f"failure; {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]})"
+            error=(f"Parsl worker lost: its pilot job ended ({how}; "
+                   f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]})"
                    f"{after}; rerun it with 'amorphdb rerun --launcher parsl'"),
         )
 
