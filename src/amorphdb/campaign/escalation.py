@@ -186,9 +186,8 @@ def escalate(
         changes.append(f"timestep {old:g} → {new:g} fs")
     elif kind == FailureKind.ELECTRONIC and (ladder := engine.settings_model.electronic_ladder):
         rung = ladder[min(n, len(ladder)) - 1]
-        settings = dict(engine.settings)
-        settings["incar"] = {**dict(settings.get("incar", {})), **rung}
-        engine_new = engine_new.model_copy(update={"settings": settings})
+        incar = {**engine.engine_settings.incar, **rung}  # type: ignore[attr-defined]
+        engine_new = engine_new.model_copy(update={"settings": {**engine.settings, "incar": incar}})
         changes.append("INCAR " + ", ".join(f"{k}={v}" for k, v in rung.items()))
     elif kind == FailureKind.LOST:
         changes.append("same settings (the run was lost, not wrong)")
