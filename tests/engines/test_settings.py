@@ -7,6 +7,7 @@ facts (time steps, cost, escalation ladder) come from the models.
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,6 +97,24 @@ def test_cli_refuses_an_unknown_lammps_setting_with_exit_2_and_writes_nothing(tm
                        "engine setting; use one of nprocs, short_cutoff_A, coulomb_cutoff_A, "
                        "kspace, recovery"]
     assert not (tmp_path / "db").exists() and not (tmp_path / "runs").exists()
+
+
+def test_potfit_engine_settings_are_checked_by_the_lammps_model_at_load(tmp_path):
+    from amorphdb.potfit.config import load_config
+
+    text = Path(__file__).parents[2].joinpath("configs/potfit-wang2018-cluster.yaml").read_text()
+    assert "engine_settings: {nprocs: 8}" in text
+    assert load_config(_written(tmp_path, text)).engine_settings == {"nprocs": 8}
+    bad = _written(tmp_path, text.replace("{nprocs: 8}", "{nprocs: 8, kspace: fft}"))
+    with pytest.raises(ConfigError, match=r"engine_settings.settings.kspace: 'fft' is not one of "
+                       r"ewald, pppm, auto$"):
+        load_config(bad)
+
+
+def _written(folder: Path, text: str) -> Path:
+    path = folder / f"potfit-{len(list(folder.iterdir()))}.yaml"
+    path.write_text(text)
+    return path
 
 
 def test_time_step_above_the_engines_maximum_is_refused_at_load():

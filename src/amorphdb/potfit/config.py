@@ -154,6 +154,13 @@ class PotfitConfig(BaseModel):
     engine_settings: dict[str, Any] = Field(default_factory=dict)
     source: str | None = Field(None, exclude=True)
 
+    @field_validator("engine_settings")
+    @classmethod
+    def _lammps_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Checked by the LAMMPS engine's settings model (located error, at load time)."""
+        EngineSpec.model_validate({"name": "lammps", "settings": value})
+        return value
+
     def free_parameters(self) -> list[Parameter]:
         """The parameters, checked against the potential (ConfigError naming a bad one)."""
         pot = get_potential(self.potential)
