@@ -102,6 +102,7 @@ def test_rerun_copy_takes_the_campaign_budget_over_the_recorded_one(campaign_fil
 # --------------------------------------------------------------------------- real runs
 
 
+@pytest.mark.slow  # a whole tiny campaign with corrected runs
 def test_budget_of_one_fixes_a_too_large_step_and_records_the_corrections(campaign_file):
     spec = load_campaign(campaign_file(engine=FAILS_AT_BUDGET_0, max_corrections=1))
     _, results = submit(spec)
@@ -127,6 +128,7 @@ def test_budget_of_one_fixes_a_too_large_step_and_records_the_corrections(campai
     assert any(d["name"].startswith("volume ") for d in runs)
 
 
+@pytest.mark.slow  # a failed attempt, then a whole tiny campaign on rerun
 def test_exhausted_budget_leaves_the_composition_failed_with_the_budget_recorded(
     campaign_file,
 ):
@@ -156,6 +158,7 @@ def test_exhausted_budget_leaves_the_composition_failed_with_the_budget_recorded
     assert temps == [1500.0, 2500.0, 5000.0]
 
 
+@pytest.mark.slow  # pack + LAMMPS until atoms are lost: 14-17 s each at load ~8
 @pytest.mark.parametrize(
     ("engine", "budget", "n_corrections", "rerun_step"),
     [(FAILS_AT_BUDGET_0, 0, 0, 1.5), (FAILS_AT_BUDGET_1, 1, 1, 2.5)],
