@@ -125,10 +125,13 @@ def test_path_is_a_file(tmp_path):
 
 def test_unreachable_mongodb_fails_fast_with_address():
     config = StoreConfig(type="mongodb", host="127.0.0.1", port=9, timeout_ms=300)
+    with pytest.raises(StoreError):  # imports maggma/pymongo: not part of the timing
+        open_job_store(config)
     start = time.perf_counter()
     with pytest.raises(StoreError, match=r"cannot reach MongoDB at 127\.0\.0\.1:9") as info:
         open_job_store(config)
-    assert time.perf_counter() - start < 5
+    # the 0.3 s timeout is used, not pymongo's 30 s default (margin for a loaded machine)
+    assert time.perf_counter() - start < 15
     assert "\n" not in str(info.value)
 
 
