@@ -77,7 +77,7 @@ def plot_msd(
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.7 * rows), dpi=110, squeeze=False)
     for ax, res in zip(axes.flat, res_list, strict=False):
-        _msd_panel(ax, res, plt)
+        _msd_panel(ax, res)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     if title:
@@ -86,7 +86,7 @@ def plot_msd(
     return _save(fig, path, mkdir)
 
 
-def _msd_panel(ax, res: DiffusionResult, plt) -> None:
+def _msd_panel(ax, res: DiffusionResult) -> None:
     t, m = res.lag_times[1:], res.msd[1:]
     ok = m > 0  # log axes: drop zero lags/round-off
     ax.loglog(t[ok], m[ok], lw=1.3, color="tab:blue", label="MSD")
