@@ -9,7 +9,7 @@ import pytest
 from amorphdb.campaign import load_campaign
 from amorphdb.campaign.status import LOST, Heartbeats
 from amorphdb.campaign.submit import read_status, rerun, select_rerun, submit
-from amorphdb.errors import ConfigError
+from amorphdb.errors import ConfigError, StoreError
 from amorphdb.store import open_database
 
 
@@ -90,6 +90,9 @@ def test_composition_claimed_by_another_launcher_after_our_plan_is_skipped(campa
 
 def test_rerun_of_unknown_campaign_is_an_error(campaign_file):
     spec = load_campaign(campaign_file())
+    with pytest.raises(StoreError, match="does not exist"):  # no store: none is created
+        rerun(spec)
+    open_database(spec.store_path()).close()  # a store, without this campaign
     with pytest.raises(ConfigError, match="campaign 'tiny' has no records"):
         rerun(spec)
 
