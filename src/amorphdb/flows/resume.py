@@ -54,12 +54,8 @@ def _engine_identity(engine: EngineSpec) -> dict[str, Any]:
 def melt_key(formula: str, engine: EngineSpec, protocol: ProtocolSettings) -> str:
     """Key of the pack + melt stages of ``formula`` (see module doc for what it covers)."""
     p = protocol.model_dump(mode="json")
-    # glass-path melts run at their own NPT volume since issue 11: never reuse an older,
-    # compressed one (melted at the packing density)
-    path = {"melt_volume": "npt"} if p["cooling"]["method"] == "path" else {}
     return settings_digest(
-        {"formula": formula, "engine": _engine_identity(engine), **{k: p[k] for k in _MELT_FIELDS},
-         **path}
+        {"formula": formula, "engine": _engine_identity(engine), **{k: p[k] for k in _MELT_FIELDS}}
     )
 
 
