@@ -6,6 +6,9 @@ a 300 K glass point, no anneal temperatures (so no Arrhenius fit).
 
 import pytest
 
+from amorphdb.campaign import load_campaign
+from amorphdb.campaign.local import attempt_settings
+from amorphdb.campaign.sync import sync_campaign
 from amorphdb.cli import main
 from amorphdb.store import open_database
 from amorphdb.store.database import AmorphousDB
@@ -62,3 +65,12 @@ def test_glass_only_composition_completes_and_each_command_opens_the_store_once(
         assert len(openings) == 1, (command, openings)
     out = capsys.readouterr().out
     assert "submitted 0, skipped 1 completed" in out and "reran 0 composition" in out, out
+
+    # the same records written by a FireWorks worker: sync completes it by its glass point
+    spec = load_campaign(path)
+    with open_database(path.parent / "store.yaml") as db:
+        settings = {**attempt_settings(spec, "fireworks"), "fw_ids": [1]}
+        db.record_attempt("tiny", "Li2Si2O5", "waiting", settings=settings)
+        assert sync_campaign(spec, db) == {"Li2Si2O5": "completed"}
+        record = db.get_campaign("tiny", "Li2Si2O5")
+        assert record.state == "completed" and record.attempts[-1].stage == "glass"

@@ -4,10 +4,11 @@ FireWorks and jobflow-remote workers write job outputs into the shared JobStore 
 do not touch the campaign records. :func:`sync_campaign` closes the loop for records
 still ``waiting``/``running`` from those launchers: a composition whose
 ``record_arrhenius`` output (same campaign and protocol hash) is in the JobStore is
-``completed`` (its summaries are built); one whose Firework fizzled, or that FireWorks
-calls a lost run (:meth:`LaunchPad.detect_lostruns`), is ``failed`` with the launcher's
-error and the failing job as stage; so is one with a FAILED / REMOTE_ERROR
-jobflow-remote job.
+``completed`` (its summaries are built; a glass-only protocol, with no anneal
+temperature and so no Arrhenius fit, completes with its glass point); one whose Firework
+fizzled, or that FireWorks calls a lost run (:meth:`LaunchPad.detect_lostruns`), is
+``failed`` with the launcher's error and the failing job as stage; so is one with a
+FAILED / REMOTE_ERROR jobflow-remote job.
 ``amorphdb status`` runs it before showing anything.
 """
 
@@ -32,6 +33,26 @@ def finished_in_job_store(job_store: Any, campaign: str) -> set[tuple[str, str]]
         for item in items:
             if isinstance(item, dict) and item.get("campaign") == campaign:
                 done.add((reduced_formula(item["formula"]), item.get("protocol_hash", "")))
+    return done
+
+
+def glass_in_job_store(job_store: Any, campaign: str) -> set[tuple[str, str]]:
+    """(formula_reduced, protocol_hash) pairs whose glass point is recorded.
+
+    The last record of a glass-only protocol (no anneal temperatures, so no Arrhenius
+    fit): a ``record_temperature`` output with stage ``glass`` that is not one replica's
+    (``replica`` None: a single run or the replicas' average).
+    """
+    from amorphdb.store.schemas import reduced_formula
+
+    done = set()
+    query = {"name": "record_temperature", "output.descriptors.stage": "glass"}
+    for doc in job_store.docs_store.query(query, properties=["output"]):
+        item = doc.get("output")
+        if (isinstance(item, dict) and item.get("campaign") == campaign
+                and item.get("replica") is None):
+            formula = item.get("formula_reduced") or item.get("formula") or ""
+            done.add((reduced_formula(formula), item.get("protocol_hash", "")))
     return done
 
 
@@ -110,6 +131,7 @@ def sync_campaign(
     if not records:
         return {}
     done = finished_in_job_store(db.job_store, spec.name)
+    glass_done = None  # read only when a glass-only composition is in flight
     changed: dict[str, str] = {}
     built = False
     heartbeats = Heartbeats(db)
@@ -117,12 +139,16 @@ def sync_campaign(
         for doc in records:
             settings = doc.attempts[-1].settings
             key = (doc.formula_reduced, settings.get("protocol_hash", ""))
-            if key in done:
+            glass_only = not (settings.get("protocol") or {}).get("anneal_temperatures_K", [1])
+            if glass_only and glass_done is None:
+                glass_done = glass_in_job_store(db.job_store, spec.name)
+            if key in (glass_done if glass_only else done):
                 if not built:
                     db.build_from_job_store(db.job_store)
                     built = True
                 db.record_attempt(spec.name, doc.formula_reduced, "completed",
-                                  settings=settings, stage="arrhenius")
+                                  settings=settings,
+                                  stage="glass" if glass_only else "arrhenius")
                 heartbeats.clear(spec.name, doc.formula_reduced)
                 changed[doc.formula_reduced] = "completed"
                 continue
