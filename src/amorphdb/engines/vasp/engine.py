@@ -209,20 +209,12 @@ class VaspEngine(MDEngine):
                 part_dir, current, md, stage, potim, nsw, t_start_K, state.input_changes
             )
             handlers = md_handlers(
+                self.settings,
                 n_atoms=len(structure),
                 max_temperature_K=recovery.max_temperature_K(
                     max(md.temperature_K, md.end_temperature_K or 0)
                 ),
-                max_energy_drift_eV_per_atom=self.settings.max_energy_drift_eV_per_atom,
-                timestep_factor=recovery.timestep_factor,
-                min_timestep_fs=recovery.min_timestep_fs,
                 wall_time_s=part_time,
-                walltime_buffer_s=min(self.settings.walltime_buffer_s, 0.2 * part_time)
-                if part_time
-                else 300,
-                frozen_timeout_s=self.settings.frozen_timeout_s,
-                electronic_window=self.settings.electronic_window,
-                electronic_min_unconverged=self.settings.electronic_min_unconverged,
             )
             run_log, failure = self._custodian(part_dir, handlers)
             result = read_part(part_dir, state.time_done_fs, potim)
@@ -468,7 +460,7 @@ class VaspEngine(MDEngine):
                 else "",
                 "parts": [p.model_dump() for p in state.parts],
                 "handlers": handler_names(
-                    md_handlers(n_atoms=1, max_temperature_K=1.0, wall_time_s=1.0)
+                    md_handlers(self.settings, n_atoms=1, max_temperature_K=1.0, wall_time_s=1.0)
                 ),
                 "unconverged_electronic_steps": sum(
                     p.unconverged_electronic_steps for p in state.parts

@@ -52,6 +52,8 @@ from custodian.vasp.interpreter import VaspModder
 from pymatgen.io.vasp.inputs import Incar
 from pymatgen.io.vasp.outputs import Oszicar
 
+from amorphdb.engines.vasp.settings import VaspSettings
+
 #: VaspErrorHandler errors that occur in, and are safe to correct for, Γ-only MD
 MD_VASP_ERRORS: tuple[str, ...] = (
     "brmix",
@@ -168,7 +170,11 @@ class ElectronicConvergenceHandler(ErrorHandler):
 
     is_monitor = True
 
-    def __init__(self, window: int = 10, min_unconverged: int = 5) -> None:
+    def __init__(
+        self,
+        window: int = VaspSettings().electronic_window,
+        min_unconverged: int = VaspSettings().electronic_min_unconverged,
+    ) -> None:
         self.window = int(window)
         self.min_unconverged = int(min_unconverged)
 
@@ -236,8 +242,8 @@ class MDInstabilityHandler(ErrorHandler):
         max_temperature_K: float,
         max_energy_drift_eV_per_atom: float,
         n_atoms: int,
-        timestep_factor: float = 0.5,
-        min_timestep_fs: float = 0.05,
+        timestep_factor: float = VaspSettings().recovery.timestep_factor,
+        min_timestep_fs: float = VaspSettings().recovery.min_timestep_fs,
         backoff_steps: int = 5,
     ) -> None:
         self.max_temperature_K = float(max_temperature_K)
@@ -297,39 +303,38 @@ class MDInstabilityHandler(ErrorHandler):
 
 
 def md_handlers(
+    settings: VaspSettings,
     *,
     n_atoms: int,
     max_temperature_K: float,
-    max_energy_drift_eV_per_atom: float = 0.5,
-    timestep_factor: float = 0.5,
-    min_timestep_fs: float = 0.05,
     wall_time_s: float | None = None,
-    walltime_buffer_s: float = 300.0,
-    frozen_timeout_s: float = 3600.0,
-    electronic_window: int = 10,
-    electronic_min_unconverged: int = 5,
 ) -> list[ErrorHandler]:
     """The handler set of one VASP MD part (see the module docstring).
 
-    Order matters only for reporting: Custodian runs every handler that fires.
+    Thresholds come from the engine's typed settings (``engine.settings``, with its
+    ``recovery``); ``wall_time_s`` is the part's wall time (s), whose STOPCAR buffer
+    is ``walltime_buffer_s`` but at most a fifth of it. Order matters only for
+    reporting: Custodian runs every handler that fires.
     """
     handlers: list[ErrorHandler] = [
         md_vasp_error_handler(),
         StdErrHandler(),
-        FrozenJobErrorHandler(timeout=frozen_timeout_s),
+        FrozenJobErrorHandler(timeout=settings.frozen_timeout_s),
         MDInstabilityHandler(
             max_temperature_K=max_temperature_K,
-            max_energy_drift_eV_per_atom=max_energy_drift_eV_per_atom,
+            max_energy_drift_eV_per_atom=settings.max_energy_drift_eV_per_atom,
             n_atoms=n_atoms,
-            timestep_factor=timestep_factor,
-            min_timestep_fs=min_timestep_fs,
+            timestep_factor=settings.recovery.timestep_factor,
+            min_timestep_fs=settings.recovery.min_timestep_fs,
         ),
         ElectronicConvergenceHandler(
-            window=electronic_window, min_unconverged=electronic_min_unconverged
+            window=settings.electronic_window,
+            min_unconverged=settings.electronic_min_unconverged,
         ),
     ]
     if wall_time_s:
-        handlers.append(SegmentWalltimeHandler(wall_time_s, walltime_buffer_s))
+        buffer_s = min(settings.walltime_buffer_s, 0.2 * wall_time_s)
+        handlers.append(SegmentWalltimeHandler(wall_time_s, buffer_s))
     return handlers
 
 
