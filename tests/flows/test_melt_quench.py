@@ -42,7 +42,7 @@ def test_direct_anneal_graph_has_one_branch_per_anneal_temperature():
 
 
 def test_glass_path_is_the_default_and_chains_one_npt_cooling():
-    """5000 K melt at its NPT volume → NVT ramp to 3000 K → NPT ramps at 10 K/ps
+    """5000 K melt at the packing density → NVT ramp to 3000 K → NPT ramps at 10 K/ps
     through 2500…1000 K to the 300 K glass point; each branch starts at its segment end."""
     flow = MeltQuenchMaker(protocol=ProtocolSettings(), campaign="c").make("Li2Si2O5")
     jobs = [j for j, _ in _jobs(flow)]
@@ -58,12 +58,19 @@ def test_glass_path_is_the_default_and_chains_one_npt_cooling():
     # 500 K at 10 K/ps and 1 fs = 50 ps = 50 000 steps; 700 K → 70 000
     assert [m.n_steps for m in makers[1:]] == [50000] * 4 + [70000]
     assert all(m.pressure_kbar == 0.0 for m in makers)
-    # the melt runs at its own P ≈ 0 volume: one NPT run at the melt temperature from the
-    # packed cell, then the NVT production from the rescaled cell (issue 11, melt row)
+    # the melt runs at the packing (glass) density and the cooling starts from it; the
+    # recorded melt is a branch at its own P ≈ 0 volume: NPT at the melt temperature from
+    # the melt's end, then a production at the mean volume (issue 11, melt row)
+    assert by_name["pack Li2Si2O5"].uuid in by_name["melt 5000 K"].input_uuids
+    assert by_name["melt 5000 K"].uuid in by_name["cool 5000->3000 K"].input_uuids
     melt_npt = by_name["npt 5000 K"]
-    assert by_name["pack Li2Si2O5"].uuid in melt_npt.input_uuids
+    assert by_name["melt 5000 K"].uuid in melt_npt.input_uuids
     assert melt_npt.function.__self__.ensemble.value == "npt"
-    assert {by_uuid[u].name for u in by_name["melt 5000 K"].input_uuids} == {"accept npt volume"}
+    liquid = by_name["melt 5000 K at P = 0"]
+    assert {by_uuid[u].name for u in liquid.input_uuids} == {"accept npt volume"}
+    melt_record = next(j for j in jobs if j.name == "record_temperature"
+                       and j.function_kwargs.get("stage") == "melt")
+    assert liquid.uuid in melt_record.input_uuids
     # after the NPT cooling each branch's volume run is NPT too (the default there), started
     # from the end of its own cooling segment, without rescaling
     for t in (2500, 2000, 1500, 1000):

@@ -71,6 +71,7 @@ def test_cost_reads_the_flow_schedule():
         if hasattr(getattr(j.function, "__self__", None), "n_steps")
     ]
     # cooling 3000→2000→1000→300 at 10 K/ps = 270 ps, glass NPT + NVT 2 × 4000,
-    # melt NPT volume 5000 + melt 10000, 2 × (NPT volume 5000 + production 10000)
+    # melt 10000 + P = 0 melt record (NPT volume 5000 + 10000),
+    # 2 × (NPT volume 5000 + production 10000)
     assert p.cooling_runs(1.0) == [100000, 100000, 70000, 4000, 4000]
-    assert steps_per_composition(p) == sum(md_steps) == 270000 + 8000 + 15000 + 30000
+    assert steps_per_composition(p) == sum(md_steps) == 270000 + 8000 + 25000 + 30000

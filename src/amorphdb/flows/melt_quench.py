@@ -346,6 +346,26 @@ class MeltQuenchMaker(Maker):
         out = {float(t): ends.get(float(t), path_start) for t in stops_K}
         return jobs, out
 
+    def _liquid(self, melt_out: Any) -> tuple[list[Job | Flow], Any, str, Any]:
+        """The glass path's melt record: from the end of the melt (NVT at the packing
+        density, where the cooling starts), one NPT run at the melt temperature
+        (``volume.n_steps``) and a production of ``melt_steps`` at its mean volume.
+
+        The cooling does not start from this liquid: at 3000 K the Si-O network of a
+        silicate stays caged for ps, so a quench keeps the liquid's density, and the
+        300 K glass came out 5 % less dense (docs/protocol.md, melt row).
+        Returns the jobs, the production's run document, its uuid and the volume result.
+        """
+        p = self.protocol
+        volume = self._volume(p.melt_temperature_K, method="npt").make(
+            melt_out.structure, melt_out.final_velocities_A_per_fs
+        )
+        production, out, uuid = self._production(
+            f"melt {p.melt_temperature_K:g} K at P = 0", p.melt_temperature_K, p.melt_steps,
+            "melt", volume.output.structure, volume.output.velocities_A_per_fs,
+        )
+        return [volume, production], out, uuid, volume.output
+
     def protocol_hash(self) -> str:
         """Hash of the protocol and engine settings (part of every document key).
 
@@ -405,17 +425,16 @@ class MeltQuenchMaker(Maker):
                 cell, cell_uuid = pack.output, pack.uuid
             else:
                 cell, cell_uuid = start_structure, None
-            # the melt runs at its own P ≈ 0 volume at the melt temperature: on the glass
-            # path one NPT run from the packing density (docs/protocol.md, melt row)
-            melt_volume = (
-                self._volume(p.melt_temperature_K, method="npt") if path
-                else self._volume(p.melt_temperature_K)
-            ).make(cell)
-            jobs.append(melt_volume)
-            melt_start = melt_volume.output.structure
-            melt_velocities = melt_volume.output.velocities_A_per_fs
-            melt_volume_out = melt_volume.output
-            volume_uuid = melt_volume_out.uuid
+            if path:  # melt at the packing (glass) density: the glass path starts there
+                melt_start, melt_velocities, melt_volume_out = cell, None, None
+                volume_uuid = cell_uuid
+            else:
+                melt_volume = self._volume(p.melt_temperature_K).make(cell)
+                jobs.append(melt_volume)
+                melt_start = melt_volume.output.structure
+                melt_velocities = melt_volume.output.velocities_A_per_fs
+                melt_volume_out = melt_volume.output
+                volume_uuid = melt_volume_out.uuid
             melt_job, melt_out, melt_uuid = self._production(
                 f"melt {p.melt_temperature_K:g} K",
                 p.melt_temperature_K,
@@ -426,7 +445,7 @@ class MeltQuenchMaker(Maker):
             )
             _tag(melt_job, melt_uuid, stage_tag(
                 self.campaign, formula, "melt", melt_key(formula, self.engine, p),
-                p.melt_temperature_K, volume_uuid,
+                p.melt_temperature_K, volume_uuid or melt_uuid,  # a given cell: no pack job
             ))
             jobs.append(melt_job)
             refs = {"production": melt_uuid}
@@ -435,12 +454,17 @@ class MeltQuenchMaker(Maker):
         else:
             melt_uuid = resume.melt.production_uuid
             melt_out = OutputReference(melt_uuid)
-            melt_volume_out = OutputReference(resume.melt.volume_uuid)
+            melt_volume_out = None if path else OutputReference(resume.melt.volume_uuid)
             refs = {"production": melt_uuid, "resumed_from": melt_uuid}
+        record_out, record_uuid = melt_out, melt_uuid
+        if path:  # the recorded melt: the liquid at its own P ≈ 0 volume (not the compressed one)
+            liquid_jobs, record_out, record_uuid, melt_volume_out = self._liquid(melt_out)
+            jobs += liquid_jobs
+            refs = {**refs, "production": record_uuid, "melt": melt_uuid}
         melt_record = record_temperature(
-            melt_out,
+            record_out,
             melt_volume_out,
-            melt_uuid,
+            record_uuid,
             stage="melt",
             species=p.diffusing_species,
             job_refs=refs,
