@@ -438,7 +438,11 @@ class BudgetedHandler:
         :class:`RecoverySettings` as a dict (kept JSON-able for Custodian's log).
     """
 
-    def __init__(self, budget: int = 3, recovery: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        budget: int = RecoverySettings().max_corrections,
+        recovery: dict[str, Any] | None = None,
+    ) -> None:
         self.budget = budget
         self.recovery = recovery or {}
 
