@@ -141,11 +141,11 @@ def _run_and_save(task: Task, out_dir: Path) -> dict:
     return result
 
 
-def fit_scaling(points: list[tuple[float, float]]) -> tuple[float, float, float]:
+def fit_scaling(points: list[tuple]) -> tuple[float, float, float]:
     """Least-squares fit of log σ/D = log A + b·log(N_Li·t): returns (A, b, σ_b)."""
     x = np.log([p[0] for p in points])
     y = np.log([p[1] for p in points])
-    if len(x) < 3:
+    if len(x) < 4:
         return float("nan"), float("nan"), float("nan")
     coef, cov = np.polyfit(x, y, 1, cov=True)
     return float(np.exp(coef[1])), float(coef[0]), float(np.sqrt(cov[0, 0]))
@@ -180,7 +180,7 @@ def tables(results: list[dict]) -> tuple[list[str], list[tuple]]:
                 rel = r["sigma_cm2_s"] / r["D_cm2_s"] if r["D_cm2_s"] > 0 else float("nan")
                 text.append(f"{rel:.0%}" + ("" if r["reliable"] else " ⚑"))
                 if r["D_cm2_s"] > 0:
-                    points.append((row["n_li"] * t, rel))
+                    points.append((row["n_li"] * t, rel, row["n_atoms"], r["reliable"]))
             lines.append(f"| {formula} | {temp:g} | {row['n_atoms']} ({row['n_li']}) | "
                          f"{row['density_g_cm3']:.3f} | {last['D_cm2_s']:.2e} ± "
                          f"{last['sigma_cm2_s']:.1e} | " + " | ".join(text) + " |")
@@ -221,28 +221,36 @@ def tables(results: list[dict]) -> tuple[list[str], list[tuple]]:
     return lines, fits
 
 
-def plot(fits, path: Path) -> None:
-    """σ/D against N_Li·t, log–log, with the fitted lines and the t^-1/2 slope."""
+def plot(fits, path: Path, rate_K_per_ps: float) -> None:
+    """σ/D against N_Li·t, log–log: marker per cell size (hollow = flagged unreliable),
+    colour per composition and temperature, the fitted power law as a line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for formula, temp, amp, b, _, points in fits:
+    markers = ["o", "s", "^", "D", "v"]
+    fig, ax = plt.subplots(figsize=(6.5, 4.8))
+    for i, (formula, temp, amp, b, _, points) in enumerate(fits):
         if not points:
             continue
+        colour = f"C{i}"
+        sizes = sorted({p[2] for p in points})
+        for x, y, n_atoms, reliable in points:
+            ax.loglog(x, y, markers[sizes.index(n_atoms) % len(markers)], color=colour,
+                      mfc=colour if reliable else "none")
         x = np.array([p[0] for p in points])
-        y = np.array([p[1] for p in points])
-        line = ax.loglog(x, y, "o", label=f"{formula} {temp:g} K (b = {b:.2f})")[0]
         if np.isfinite(b):
             xs = np.geomspace(x.min(), x.max(), 20)
-            ax.loglog(xs, amp * xs**b, "-", color=line.get_color(), lw=1)
+            ax.loglog(xs, amp * xs**b, "-", color=colour, lw=1,
+                      label=f"{formula} {temp:g} K: b = {b:.2f}")
     ax.axhline(0.2, color="grey", ls=":", lw=1)
     ax.set_xlabel("N_Li × production length (Li·ps)")
     ax.set_ylabel("σ(D_Li) / D_Li")
-    ax.set_title("Pedone 2006, glass path 10 K/ps: σ(D) vs cell and run length")
-    ax.legend(fontsize=7)
+    ax.set_title(f"Pedone 2006, glass path {rate_K_per_ps:g} K/ps "
+                 "(markers: cell sizes, small to large; hollow: flagged)", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -263,7 +271,8 @@ def build_tasks(args) -> list[Task]:
     tasks = [Task(f, n, 1, temps, prod, rate, lengths) for f in formulas for n in atoms]
     seed_atoms = atoms[len(atoms) // 2]
     tasks += [Task(formulas[0], seed_atoms, s, temps, prod, rate, lengths) for s in seeds]
-    return sorted(tasks, key=lambda t: -t.atoms)  # largest first: balances the pool
+    # seed-1 paths first (largest first: balances the pool), the extra seeds last
+    return sorted(tasks, key=lambda t: (t.seed != 1, -t.atoms))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -309,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join([f"## Cell size and run length ({cpu / 60:.0f} CPU-min of MD)", "", *lines])
     print(text)
     (args.out / "cellsize.md").write_text(text + "\n")
-    plot(fits, args.out / "cellsize.png")
+    plot(fits, args.out / "cellsize.png", tasks[0].rate_K_per_ps)
     print(f"\nplot: {args.out / 'cellsize.png'}")
     return 1 if failed else 0
 
