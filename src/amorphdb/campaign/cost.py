@@ -18,24 +18,29 @@ from amorphdb.flows.protocol import CoolingMethod, ProtocolSettings
 EXPECTED_VOLUME_CHECKS = 2
 
 
-def steps_per_composition(protocol: ProtocolSettings, timestep_fs: float = 1.0) -> int:
+def steps_per_composition(
+    protocol: ProtocolSettings,
+    timestep_fs: float = EngineSpec().resolved_timestep_fs,  # the default engine's
+) -> int:
     """MD steps of one composition's flow (volume scans, melt, cooling, anneals).
 
     The volume search is counted with its first scan plus
     ``min(max_iterations, EXPECTED_VOLUME_CHECKS)`` checking runs per temperature
-    (the glass path has no melt volume search); the cooling jobs come from
+    (the glass path adds a melt record at P = 0: one NPT run and a melt production);
+    the cooling jobs come from
     :meth:`ProtocolSettings.cooling_runs` (:mod:`amorphdb.flows.schedules`).
     """
     p = protocol
     path = p.cooling.method is CoolingMethod.PATH
     n_temps = len(p.anneal_temperatures_K) + (0 if path else 1)
+    melt_record = p.volume.n_steps + p.melt_steps if path else 0  # the P = 0 melt record
     checks = min(p.volume.max_iterations, EXPECTED_VOLUME_CHECKS)
     per_search = (
         p.volume.n_steps if p.volume_method == "npt"
         else (len(p.volume.scale_factors) + checks) * p.volume.n_steps
     )
     production = p.melt_steps + len(p.anneal_temperatures_K) * p.anneal_steps
-    return n_temps * per_search + production + sum(p.cooling_runs(timestep_fs))
+    return n_temps * per_search + melt_record + production + sum(p.cooling_runs(timestep_fs))
 
 
 @dataclass(frozen=True)
