@@ -103,6 +103,14 @@ class MDStageFields:
     thermostat: str = _md_default("thermostat")
     thermostat_damping_fs: float = _md_default("thermostat_damping_fs")
 
+    def __post_init__(self) -> None:
+        # update_kwargs / from_dict may hand plain values: keep the typed ones
+        self.ensemble = Ensemble(self.ensemble)
+        if isinstance(self.engine, dict):
+            self.engine = EngineSpec.model_validate(
+                {k: v for k, v in self.engine.items() if not k.startswith("@")}
+            )
+
     def md_settings(self) -> MDSettings:
         """The engine-independent :class:`MDSettings` of this stage
         (``engine.timestep_fs=None`` takes the engine's default time step)."""
@@ -124,16 +132,8 @@ def stage_fields(maker: Any) -> dict[str, Any]:
 
 @dataclass
 class MDMaker(MDStageFields, Maker):
-    """Maker of one MD stage (NVT by default) with any engine.
-
-    Parameters
-    ----------
-    name
-        Job name.
-    engine, temperature_K, end_temperature_K, n_steps, ensemble, pressure_kbar, \
-traj_every, thermo_every, seed, thermostat, thermostat_damping_fs
-        The stage (:class:`MDStageFields`).
-    """
+    """Maker of one MD stage (NVT by default) with any engine: the job is named ``name``,
+    the stage is the :class:`MDStageFields`."""
 
     name: str = "md"
 

@@ -232,6 +232,8 @@ class MeltQuenchMaker(Maker):
         if isinstance(template, SegmentedMDMaker):  # short enough for one job
             template = MDMaker(**stage_fields(template))
         md_job = self._stage(template, stage, **values).make(structure, velocities)
+        if isinstance(md_job, Flow):  # e.g. an atomate2 job and its conversion
+            return md_job, md_job.output, md_job.jobs[-1].uuid
         return md_job, md_job.output, md_job.uuid
 
     def _volume(
