@@ -104,6 +104,7 @@ class JobflowRemoteLauncher:
         on_progress: Any = None,
         on_result: Any = None,
         claim: bool = True,
+        db: Any = None,
     ) -> dict[str, Any]:
         """Add one flow per composition to the project; record each as ``waiting``.
 
@@ -121,7 +122,7 @@ class JobflowRemoteLauncher:
             return {"db_ids": db_ids, "flow_uuid": flow.uuid}, flow.uuid
 
         return submit_claimed(spec, formulas, "jobflow-remote", add, specs, attempt_info,
-                              resume)
+                              resume, db=db)
 
     def sync(self, spec: CampaignSpec, db: Any) -> dict[str, str]:
         """Take the outcomes of this launcher's workers into the campaign records."""

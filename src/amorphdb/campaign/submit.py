@@ -12,7 +12,6 @@ failed for good.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -203,18 +202,6 @@ def _database(spec: CampaignSpec, db: Any, must_exist: bool = False) -> Iterator
         yield opened
 
 
-def _launch(backend: CampaignLauncher, db: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """``backend.submit`` on the command's open database.
-
-    jobflow-remote's launcher does not take ``db`` yet (its module is being changed by
-    another piece of work): it still opens the store once more, in
-    :func:`amorphdb.campaign.claims.submit_claimed`.
-    """
-    if "db" in inspect.signature(backend.submit).parameters:
-        kwargs["db"] = db
-    return backend.submit(*args, **kwargs)
-
-
 def _submit(
     spec: CampaignSpec, formulas: list[str], backend: CampaignLauncher, db: Any,
     on_progress: Callable[[str, str], None] | None,
@@ -235,8 +222,8 @@ def _submit(
         on_plan(plan)
     if not plan.to_submit:
         return plan, {}
-    outcome = _launch(backend, db, spec, plan.to_submit, on_progress=on_progress,
-                      on_result=on_result, claim=not force)
+    outcome = backend.submit(spec, plan.to_submit, db=db, on_progress=on_progress,
+                             on_result=on_result, claim=not force)
     # compositions another launcher claimed between our plan and our claim
     taken = [f for f in plan.to_submit if f not in outcome]
     plan.to_submit = [f for f in plan.to_submit if f in outcome]
@@ -374,8 +361,8 @@ def _rerun(
     }
     names = [i.formula for i in todo]
     _check_escalated(specs)
-    return items, _launch(backend, db, spec, names, specs=specs, attempt_info=info,
-                          resume=True, on_progress=on_progress, on_result=on_result)
+    return items, backend.submit(spec, names, db=db, specs=specs, attempt_info=info,
+                                 resume=True, on_progress=on_progress, on_result=on_result)
 
 
 def _escalated(spec: CampaignSpec, item: RerunItem) -> CampaignSpec:
