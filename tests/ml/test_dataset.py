@@ -107,3 +107,22 @@ def test_flattening_skips_bookkeeping_sigma_and_lists():
         {"stage": "anneal", "N4": {"B": 0.4}, "rdf": [1, 2], "x_sigma": 1.0, "ok": True, "p": 2}
     )
     assert cols == {"N4_B": 0.4, "p": 2.0}
+
+
+def test_replicated_records_give_the_average_row_only(tmp_path):
+    """A replicated protocol stores each replica and their average: the table holds one row
+    per temperature, the average (two replicas at 3e-5 and 5e-5 → the stored mean 4e-5)."""
+    with AmorphousDB.from_config(StoreConfig(path=tmp_path / "db")) as db:
+        for i, d in enumerate([3e-5, 5e-5]):
+            db.upsert_amorphous(
+                make_amorphous(temperature_K=1500.0, D_Li=d, seed=i, protocol_hash=f"r{i}",
+                               replica=i)
+            )
+        db.upsert_amorphous(
+            make_amorphous(temperature_K=1500.0, D_Li=4e-5, seed=5, protocol_hash="avg",
+                           replicas=2)
+        )
+        table, prov = records_table(db, campaign="test")
+    assert len(table) == 1 and prov["records_read"] == 1
+    assert table["log10_D"].iloc[0] == pytest.approx(math.log10(4e-5))
+    assert table["protocol_hash"].iloc[0] == "avg"

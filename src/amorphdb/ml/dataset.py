@@ -134,7 +134,8 @@ def records_table(
     """
     from amorphdb import __version__
 
-    filters: dict[str, Any] = {"state": "completed"}
+    # replicated protocols: the per-temperature averages, not each replica beside them
+    filters: dict[str, Any] = {"state": "completed", "hide_replicas": True}
     if campaign:
         filters["campaign"] = campaign
     docs = db.find(**filters)
