@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from amorphdb.analysis.arrhenius import BOLTZMANN_EV_K as KB
 from amorphdb.cli import main
 from amorphdb.store import open_database
 from amorphdb.store.schemas import AmorphousDoc, ArrheniusDoc, DiffusionSummary
@@ -33,6 +34,8 @@ def store(tmp_path):
                     campaign == "bad" and T == 2000.0)))
             db.upsert_arrhenius(ArrheniusDoc(
                 campaign=campaign, formula="Li2SiO3", species="Li", Ea_eV=ea, Ea_std_eV=sea,
+                D0_cm2_s=None if ea is None else 1e-5 * math.exp(ea / (KB * 2000.0)),
+                temperatures_K=[2000.0, 3000.0] if ea else [3000.0],
                 error=None if ea else "1 reliable D value(s); a fit needs 2",
             ))
     return str(path)
@@ -48,9 +51,14 @@ def test_cli_json_and_table_give_delta_ea_with_sigma(store, capsys):
     assert "ΔEa_Li Li2SiO3: +0.12 ± 0.13 eV; A 0.40 ± 0.05, B 0.52 ± 0.12" in out
 
 
-def test_cli_names_the_side_without_a_fit(store, capsys):
-    assert main(["compare", "ref", "bad", "--store", store, "--json"]) == 0
-    (e,) = json.loads(capsys.readouterr().out)["arrhenius"]
+def test_cli_names_the_side_without_a_fit(store, capsys, tmp_path):
+    prefix = tmp_path / "cmp"
+    assert main(["compare", "ref", "bad", "--store", store, "--json", "--plot", str(prefix)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["plots"] == [str(tmp_path / "cmp-D.png"), str(tmp_path / "cmp-arrhenius.png")]
+    assert (tmp_path / "cmp-arrhenius.png").stat().st_size > 10_000
+    (e,) = out["arrhenius"]
+    assert e["temperatures_a_K"] == [2000.0, 3000.0] and e["temperatures_b_K"] == [3000.0]
     assert e["Ea_diff_eV"] is None and e["Ea_diff_std_eV"] is None
     assert "no Arrhenius fit, D_Li unreliable at 2000 K (MSD < half a hop)" in e["note"]
     assert main(["compare", "ref", "bad", "--store", store]) == 0

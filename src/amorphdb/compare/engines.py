@@ -112,6 +112,10 @@ class ArrheniusComparison:
     Ea_diff_std_eV: float | None
     Ea_diff_std_scaled_eV: float | None = None
     note: str | None = None
+    D0_a_cm2_s: float | None = None
+    D0_b_cm2_s: float | None = None
+    temperatures_a_K: list[float] = field(default_factory=list)
+    temperatures_b_K: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -284,6 +288,9 @@ def compare_records(
                 Ea_b_eV=b.get("Ea_eV"), Ea_b_std_eV=b.get("Ea_std_eV"),
                 Ea_diff_eV=diff, Ea_diff_std_eV=sdiff, Ea_diff_std_scaled_eV=sdiff_scaled,
                 note="; ".join(why) or None,
+                D0_a_cm2_s=a.get("D0_cm2_s"), D0_b_cm2_s=b.get("D0_cm2_s"),
+                temperatures_a_K=list(a.get("temperatures_K") or []),
+                temperatures_b_K=list(b.get("temperatures_K") or []),
             )
         )
     return out
