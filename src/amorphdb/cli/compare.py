@@ -94,7 +94,8 @@ def register(app: typer.Typer) -> None:
         plot: Annotated[
             Path | None,
             typer.Option(
-                "--plot", help="Plot prefix: writes PREFIX-rdf.png, PREFIX-D.png and PREFIX-arrhenius.png."
+                "--plot",
+                help="Plot prefix: writes PREFIX-rdf.png, PREFIX-D.png, PREFIX-arrhenius.png.",
             ),
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
