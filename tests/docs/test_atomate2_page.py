@@ -35,6 +35,9 @@ def test_every_python_snippet_runs(monkeypatch):
     assert not any(n.startswith("pack") for n in names)
     assert {"anneal 2000 K", "anneal 2500 K"} <= set(names)
     assert namespace["maker"].anneal_maker.thermostat == "langevin"
+    # snippet 3: an atomate2 ForceFieldMDMaker (CHGNet) as the anneal stage
+    a2 = namespace["hybrid"].anneal_maker.md_maker
+    assert type(a2).__name__ == "ForceFieldMDMaker" and "CHGNet" in str(a2.force_field_name)
     # snippet 2: atomate2's static ran on amorphdb's 2500 K anneal cell (same 36 atoms,
     # same volume) and CHGNet bound it: a few eV/atom below free atoms (−6.44 measured)
     responses, anneal, static = (namespace[k] for k in ("responses", "anneal", "static"))
