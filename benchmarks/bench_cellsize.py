@@ -46,6 +46,8 @@ import numpy as np
 PACK_DENSITY_G_CM3 = 2.35
 MELT_K = 3000.0
 PATH_START_K = 2500.0
+#: σ estimates of ``diffusivity`` whose scaling is fitted besides the reported (auto) one
+METHODS = ("atoms", "blocks", "he2018")
 
 
 @dataclass(frozen=True)
@@ -141,14 +143,22 @@ def _run_and_save(task: Task, out_dir: Path) -> dict:
     return result
 
 
-def fit_scaling(points: list[tuple]) -> tuple[float, float, float]:
-    """Least-squares fit of log σ/D = log A + b·log(N_Li·t): returns (A, b, σ_b)."""
-    x = np.log([p[0] for p in points])
-    y = np.log([p[1] for p in points])
-    if len(x) < 4:
-        return float("nan"), float("nan"), float("nan")
-    coef, cov = np.polyfit(x, y, 1, cov=True)
-    return float(np.exp(coef[1])), float(coef[0]), float(np.sqrt(cov[0, 0]))
+def fit_scaling(points: list[tuple]) -> tuple[float, float, float, float, float]:
+    """Least-squares fit of log σ/D = log A + a·log N_Li + c·log(t/ps) over points
+    ``(N_Li, t_ps, σ/D, ...)``: returns (A, a, σ_a, c, σ_c); NaN with fewer than 5 points
+    or a single cell size. Independent atoms give a = −1/2; independent time blocks c = −1/2."""
+    nan = (float("nan"),) * 5
+    n = np.log([p[0] for p in points])
+    t = np.log([p[1] for p in points])
+    y = np.log([p[2] for p in points])
+    if len(y) < 5 or np.ptp(n) == 0 or np.ptp(t) == 0:
+        return nan
+    X = np.column_stack([np.ones_like(n), n, t])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ coef
+    cov = np.linalg.inv(X.T @ X) * (resid @ resid) / (len(y) - 3)
+    return (float(np.exp(coef[0])), float(coef[1]), float(np.sqrt(cov[1, 1])),
+            float(coef[2]), float(np.sqrt(cov[2, 2])))
 
 
 def tables(results: list[dict]) -> tuple[list[str], list[tuple]]:
@@ -162,12 +172,13 @@ def tables(results: list[dict]) -> tuple[list[str], list[tuple]]:
         for a in res["anneals"]:
             by_ct.setdefault((res["task"]["formula"], a["temperature_K"]), []).append(
                 {"n_atoms": res["n_atoms"], "n_li": res["n_li"], **a})
-    lines.append("| composition | T (K) | atoms (Li) | ρ (g/cm³) | D_Li at longest (cm²/s) | "
-                 + " | ".join(f"σ/D {t:g} ps" for t in lengths) + " |")
+    lines.append("| composition | T (K) | atoms (Li) | ρ (g/cm³) | D_Li shortest → longest "
+                 "(cm²/s) | " + " | ".join(f"σ/D {t:g} ps" for t in lengths) + " |")
     lines.append("|---|---|---|---|---|" + "---|" * len(lengths))
     fits = []
     for (formula, temp), rows in sorted(by_ct.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
         points = []
+        per_method: dict[str, list[tuple]] = {m: [] for m in METHODS}
         for row in sorted(rows, key=lambda r: r["n_atoms"]):
             cells = {r["length_ps"]: r for r in row["lengths"]}
             last = row["lengths"][-1]
@@ -180,18 +191,26 @@ def tables(results: list[dict]) -> tuple[list[str], list[tuple]]:
                 rel = r["sigma_cm2_s"] / r["D_cm2_s"] if r["D_cm2_s"] > 0 else float("nan")
                 text.append(f"{rel:.0%}" + ("" if r["reliable"] else " ⚑"))
                 if r["D_cm2_s"] > 0:
-                    points.append((row["n_li"] * t, rel, row["n_atoms"], r["reliable"]))
+                    points.append((row["n_li"], t, rel, row["n_atoms"], r["reliable"]))
+                    for m in METHODS:
+                        if m in r["sigma_by_method"]:
+                            per_method[m].append((row["n_li"], t,
+                                                  r["sigma_by_method"][m] / r["D_cm2_s"]))
             lines.append(f"| {formula} | {temp:g} | {row['n_atoms']} ({row['n_li']}) | "
-                         f"{row['density_g_cm3']:.3f} | {last['D_cm2_s']:.2e} ± "
+                         f"{row['density_g_cm3']:.3f} | {row['lengths'][0]['D_cm2_s']:.1e} → "
+                         f"{last['D_cm2_s']:.2e} ± "
                          f"{last['sigma_cm2_s']:.1e} | " + " | ".join(text) + " |")
-        amp, b, sb = fit_scaling(points)
-        fits.append((formula, temp, amp, b, sb, points))
+        fits.append((formula, temp, fit_scaling(points), points,
+                     {m: fit_scaling(v) for m, v in per_method.items()}))
     lines += ["", "⚑ = flagged unreliable by `diffusivity` (reason in the JSON).", "",
-              "| composition | T (K) | fit σ/D = A·(N_Li·t/ps)^b: A | b (expected −0.5) | "
-              "N_Li·t for σ/D = 20 % (Li·ps) |", "|---|---|---|---|---|"]
-    for formula, temp, amp, b, sb, _ in fits:
-        need = (0.2 / amp) ** (1 / b) if np.isfinite(b) and b < 0 else float("nan")
-        lines.append(f"| {formula} | {temp:g} | {amp:.2f} | {b:.2f} ± {sb:.2f} | {need:.0f} |")
+              "Fit σ/D = A·N_Li^a·(t/ps)^c (independent atoms and time blocks: a = c = −1/2):",
+              "", "| composition | T (K) | A | a (reported σ) | c (reported σ) | "
+              + " | ".join(f"a, c ({m})" for m in METHODS) + " |",
+              "|---|---|---|---|---|" + "---|" * len(METHODS)]
+    for formula, temp, (amp, a, sa, c, sc), _, by_m in fits:
+        lines.append(f"| {formula} | {temp:g} | {amp:.2f} | {a:.2f} ± {sa:.2f} | "
+                     f"{c:.2f} ± {sc:.2f} | "
+                     + " | ".join(f"{by_m[m][1]:.2f}, {by_m[m][3]:.2f}" for m in METHODS) + " |")
     # seed spread
     groups: dict[tuple[str, int], list[dict]] = {}
     for res in results:
@@ -223,7 +242,7 @@ def tables(results: list[dict]) -> tuple[list[str], list[tuple]]:
 
 def plot(fits, path: Path, rate_K_per_ps: float) -> None:
     """σ/D against N_Li·t, log–log: marker per cell size (hollow = flagged unreliable),
-    colour per composition and temperature, the fitted power law as a line."""
+    colour per composition and temperature; the fitted exponents in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -231,19 +250,15 @@ def plot(fits, path: Path, rate_K_per_ps: float) -> None:
 
     markers = ["o", "s", "^", "D", "v"]
     fig, ax = plt.subplots(figsize=(6.5, 4.8))
-    for i, (formula, temp, amp, b, _, points) in enumerate(fits):
+    for i, (formula, temp, (_, a, _, c, _), points, _) in enumerate(fits):
         if not points:
             continue
         colour = f"C{i}"
-        sizes = sorted({p[2] for p in points})
-        for x, y, n_atoms, reliable in points:
-            ax.loglog(x, y, markers[sizes.index(n_atoms) % len(markers)], color=colour,
+        sizes = sorted({p[3] for p in points})
+        for n_li, t, y, n_atoms, reliable in points:
+            ax.loglog(n_li * t, y, markers[sizes.index(n_atoms) % len(markers)], color=colour,
                       mfc=colour if reliable else "none")
-        x = np.array([p[0] for p in points])
-        if np.isfinite(b):
-            xs = np.geomspace(x.min(), x.max(), 20)
-            ax.loglog(xs, amp * xs**b, "-", color=colour, lw=1,
-                      label=f"{formula} {temp:g} K: b = {b:.2f}")
+        ax.plot([], [], "-", color=colour, label=f"{formula} {temp:g} K: a = {a:.2f}, c = {c:.2f}")
     ax.axhline(0.2, color="grey", ls=":", lw=1)
     ax.set_xlabel("N_Li × production length (Li·ps)")
     ax.set_ylabel("σ(D_Li) / D_Li")
