@@ -40,7 +40,10 @@ from amorphdb.engines import Ensemble, MDRunDocument
 from amorphdb.errors import EngineError
 from amorphdb.flows.eos import fit_pv
 from amorphdb.flows.md import MDMaker, MDStageFields, as_structure, stage_fields
-from amorphdb.flows.schedules import volume_scale_factors
+from amorphdb.flows.protocol import VolumeSettings
+
+#: the volume search's defaults live in the protocol's settings (one place)
+_VOLUME = VolumeSettings.model_fields
 
 
 class VolumeConvergenceError(EngineError):
@@ -126,12 +129,13 @@ thermostat_damping_fs
     """
 
     name: str = "volume equilibration"
-    scale_factors: list[float] = field(default_factory=lambda: volume_scale_factors(3, 0.1))
-    pressure_tolerance_kbar: float = 5.0
-    max_iterations: int = 6
+    n_steps: int = _VOLUME["n_steps"].default
+    scale_factors: list[float] = field(default_factory=_VOLUME["scale_factors"].default_factory)
+    pressure_tolerance_kbar: float = _VOLUME["pressure_tolerance_kbar"].default
+    max_iterations: int = _VOLUME["max_iterations"].default
     method: str = "eos"
-    noise_sigmas: float = 0.0
-    on_unconverged: str = "fail"
+    noise_sigmas: float = _VOLUME["noise_sigmas"].default
+    on_unconverged: str = _VOLUME["on_unconverged"].default
     start_density_g_cm3: float | None = None
 
     @property
