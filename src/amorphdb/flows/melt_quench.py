@@ -1,7 +1,8 @@
 """The whole melt–quench protocol for one composition as a jobflow Flow.
 
 Glass path (``cooling.method = "path"``, the default): pack at the estimated glass
-density → melt production (NVT, at that density) → one NPT cooling at
+density → melt production (NVT, at that density; the recorded melt is a branch from its
+end: NPT at the melt temperature, then a production at P ≈ 0) → one NPT cooling at
 ``cooling.rate_K_per_ps`` and zero pressure through every anneal temperature down to
 the glass temperature (:func:`~amorphdb.flows.schedules.glass_path_stages`) → from
 the end of each segment: volume equilibration → production → ``record_temperature``;
@@ -14,8 +15,10 @@ volume equilibration → production → ``record_temperature``.
 
 Across the anneal temperatures: ``record_arrhenius``.
 The melt production is recorded too (``stage = "melt"``) but does not enter the
-Arrhenius fit. The engine is checked against the composition when the flow is
-built, so an uncovered composition fails before any job runs.
+Arrhenius fit. The MD stages are nested makers (``melt_maker``, ``cooling_maker``,
+``volume_maker``, ``anneal_maker``) completed from the protocol, so one can be swapped.
+The engine is checked against the composition when the flow is built, so an uncovered
+composition fails before any job runs.
 """
 
 from __future__ import annotations
