@@ -195,19 +195,20 @@ def tables(results: list[dict]) -> tuple[list[str], list[tuple]]:
                     for m in METHODS:
                         if m in r["sigma_by_method"]:
                             per_method[m].append((row["n_li"], t,
-                                                  r["sigma_by_method"][m] / r["D_cm2_s"]))
+                                                  r["sigma_by_method"][m] / r["D_cm2_s"],
+                                                  row["n_atoms"], r["reliable"]))
             lines.append(f"| {formula} | {temp:g} | {row['n_atoms']} ({row['n_li']}) | "
                          f"{row['density_g_cm3']:.3f} | {row['lengths'][0]['D_cm2_s']:.1e} → "
                          f"{last['D_cm2_s']:.2e} ± "
                          f"{last['sigma_cm2_s']:.1e} | " + " | ".join(text) + " |")
         fits.append((formula, temp, fit_scaling(points), points,
-                     {m: fit_scaling(v) for m, v in per_method.items()}))
+                     {m: fit_scaling(v) for m, v in per_method.items()}, per_method["atoms"]))
     lines += ["", "⚑ = flagged unreliable by `diffusivity` (reason in the JSON).", "",
               "Fit σ/D = A·N_Li^a·(t/ps)^c (independent atoms and time blocks: a = c = −1/2):",
               "", "| composition | T (K) | A | a (reported σ) | c (reported σ) | "
               + " | ".join(f"a, c ({m})" for m in METHODS) + " |",
               "|---|---|---|---|---|" + "---|" * len(METHODS)]
-    for formula, temp, (amp, a, sa, c, sc), _, by_m in fits:
+    for formula, temp, (amp, a, sa, c, sc), _, by_m, _ in fits:
         lines.append(f"| {formula} | {temp:g} | {amp:.2f} | {a:.2f} ± {sa:.2f} | "
                      f"{c:.2f} ± {sc:.2f} | "
                      + " | ".join(f"{by_m[m][1]:.2f}, {by_m[m][3]:.2f}" for m in METHODS) + " |")
@@ -241,31 +242,38 @@ def tables(results: list[dict]) -> tuple[list[str], list[tuple]]:
 
 
 def plot(fits, path: Path, rate_K_per_ps: float) -> None:
-    """σ/D against N_Li·t, log–log: marker per cell size (hollow = flagged unreliable),
-    colour per composition and temperature; the fitted exponents in the legend."""
+    """σ/D against N_Li·t, log–log, for the reported σ (left) and the per-atom standard
+    error (right): marker per cell size (hollow = flagged unreliable), colour per
+    composition and temperature; the fitted exponents in the legends."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     markers = ["o", "s", "^", "D", "v"]
-    fig, ax = plt.subplots(figsize=(6.5, 4.8))
-    for i, (formula, temp, (_, a, _, c, _), points, _) in enumerate(fits):
-        if not points:
-            continue
-        colour = f"C{i}"
-        sizes = sorted({p[3] for p in points})
-        for n_li, t, y, n_atoms, reliable in points:
-            ax.loglog(n_li * t, y, markers[sizes.index(n_atoms) % len(markers)], color=colour,
-                      mfc=colour if reliable else "none")
-        ax.plot([], [], "-", color=colour, label=f"{formula} {temp:g} K: a = {a:.2f}, c = {c:.2f}")
-    ax.axhline(0.2, color="grey", ls=":", lw=1)
-    ax.set_xlabel("N_Li × production length (Li·ps)")
-    ax.set_ylabel("σ(D_Li) / D_Li")
-    ax.set_title(f"Pedone 2006, glass path {rate_K_per_ps:g} K/ps "
-                 "(markers: cell sizes, small to large; hollow: flagged)", fontsize=8)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
+    for ax, which in zip(axes, ("reported", "atoms"), strict=True):
+        for i, (formula, temp, fit, points, by_m, atoms_points) in enumerate(fits):
+            pts, (_, a, _, c, _) = ((points, fit) if which == "reported"
+                                    else (atoms_points, by_m["atoms"]))
+            if not pts:
+                continue
+            colour = f"C{i}"
+            sizes = sorted({p[3] for p in pts})
+            for n_li, t, y, n_atoms, reliable in pts:
+                ax.loglog(n_li * t, y, markers[sizes.index(n_atoms) % len(markers)],
+                          color=colour, mfc=colour if reliable else "none")
+            ax.plot([], [], "-", color=colour, label=f"{formula} {temp:g} K: a = {a:.2f}, "
+                    f"c = {c:.2f}")
+        ax.axhline(0.2, color="grey", ls=":", lw=1)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel("N_Li × production length (Li·ps)")
+        ax.set_title(f"{'reported σ (auto)' if which == 'reported' else 'per-atom σ (atoms)'}; "
+                     f"glass path {rate_K_per_ps:g} K/ps", fontsize=9)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, title="σ/D ∝ N_Li^a t^c", title_fontsize=7)
+    axes[0].set_ylabel("σ(D_Li) / D_Li   (markers: small → large cell; hollow: flagged)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
