@@ -18,14 +18,15 @@ fitted exponent is printed per temperature.
 Usage::
 
     .venv/bin/python benchmarks/bench_cellsize.py           # quick: minutes
-    .venv/bin/python benchmarks/bench_cellsize.py --full --workers 2 --out cellsize
+    .venv/bin/python benchmarks/bench_cellsize.py --full --workers 2 --out docs/cellsize
 
 ``--full``: Li2Si2O5 and Li2SiO3, 60/120/240 atoms, 1500 K (40 ps) and 1000 K
 (80 ps) at 10 K/ps, plus seeds 2 and 3 at 120 atoms for Li2Si2O5 (~35 CPU-min on an
 idle core). The quick default is Li2Si2O5 at 60 and 120 atoms, cooled at 50 K/ps,
 20 ps of production at 1500 and 1000 K. Each run's numbers are written to
 ``<out>/runs/*.json`` as soon as it finishes (rerunning skips them); the table is
-``<out>/cellsize.md``, the plot ``<out>/cellsize.png``.
+``<out>/cellsize.md``, the plot ``<out>/cellsize.png`` (default ``<out>``: a folder in the
+system's temporary directory). The full run's outputs are kept in ``docs/cellsize``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import json
 import resource
 import shutil
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -307,7 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="*", type=int, default=None,
                         help="extra packing seeds at the middle size")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path("bench_cellsize_out"))
+    parser.add_argument("--out", type=Path,
+                        default=Path(tempfile.gettempdir()) / "amorphdb-bench-cellsize",
+                        help="folder for runs/*.json, cellsize.md and cellsize.png")
     args = parser.parse_args(argv)
     tasks = build_tasks(args)
     (args.out / "runs").mkdir(parents=True, exist_ok=True)
