@@ -21,8 +21,8 @@ Usage::
     .venv/bin/python benchmarks/bench_cellsize.py --full --workers 2 --out docs/cellsize
 
 ``--full``: Li2Si2O5 and Li2SiO3, 60/120/240 atoms, 1500 K (40 ps) and 1000 K
-(80 ps) at 10 K/ps, plus seeds 2 and 3 at 120 atoms for Li2Si2O5 (~35 CPU-min on an
-idle core). The quick default is Li2Si2O5 at 60 and 120 atoms, cooled at 50 K/ps,
+(80 ps) at 10 K/ps, plus seeds 2 and 3 at 120 atoms for Li2Si2O5 (27 CPU-min measured on a
+loaded 2-core machine). The quick default is Li2Si2O5 at 60 and 120 atoms, cooled at 50 K/ps,
 20 ps of production at 1500 and 1000 K. Each run's numbers are written to
 ``<out>/runs/*.json`` as soon as it finishes (rerunning skips them); the table is
 ``<out>/cellsize.md``, the plot ``<out>/cellsize.png`` (default ``<out>``: a folder in the
