@@ -6,12 +6,14 @@ import math
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
 from store_factories import make_amorphous
 
 from amorphdb.ml import DataError, DiffusivityModel
+from amorphdb.ml.columns import extra_feature_columns
 from amorphdb.ml.dataset import descriptor_columns, records_table
 from amorphdb.store import StoreConfig
 from amorphdb.store.database import AmorphousDB
@@ -90,9 +92,25 @@ def test_options_keep_unreliable_and_melt_rows(db):
 def test_descriptor_columns_become_features(db):
     table, _ = records_table(db, campaign="test")
     model = DiffusivityModel(kind="sisso", calibration_splits=2).fit(table)
-    assert {"coordination_Li-O", "Qn_Q4", "density_g_cm3"} <= set(model.feature_names)
+    assert {"coordination_Li-O", "density_g_cm3"} <= set(model.feature_names)
     excluded = {"D_cm2_s", "D_std_cm2_s", "log10_D_std", "timestep_fs", "pressure_mean_kbar"}
     assert not excluded & set(model.feature_names)
+    assert "Qn_Q4" in table and "Qn_Q4" not in model.feature_names  # 0.5 on every row
+
+
+def test_sparse_and_constant_descriptors_are_not_features():
+    """Element-pair descriptors defined on few rows (P-O on 1 of 4) and constant columns
+    are left out; a descriptor on half the rows or more is kept."""
+    table = pd.DataFrame({
+        "formula": ["Li2SiO3", "Li2Si2O5", "Li4SiO4", "LiPO3"],
+        "temperature_K": [1500.0] * 4,
+        "log10_D": [-4.0, -4.2, -3.9, -4.5],
+        "cn_Si-O": [4.0, 4.1, 3.9, None],
+        "cn_P-O": [None, None, None, 4.0],
+        "cn_Li-O_half": [3.8, 4.0, None, None],
+        "sq_q0_inv_A": [0.5] * 4,
+    })
+    assert extra_feature_columns(table) == ["cn_Si-O", "cn_Li-O_half"]
 
 
 def test_no_usable_record_is_one_clear_error(db):

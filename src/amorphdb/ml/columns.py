@@ -119,14 +119,29 @@ def log10_diffusivity(d_cm2_s: object) -> np.ndarray:
     return np.log10(d)
 
 
-def extra_feature_columns(data: pd.DataFrame) -> list[str]:
-    """The table's own numeric feature columns (structure descriptors), in table order."""
+#: a descriptor column is a feature only when defined on at least this fraction of rows
+MIN_FEATURE_COVERAGE = 0.5
+
+
+def extra_feature_columns(
+    data: pd.DataFrame, min_coverage: float = MIN_FEATURE_COVERAGE
+) -> list[str]:
+    """The table's own numeric feature columns (structure descriptors), in table order.
+
+    Left out: columns defined on fewer than ``min_coverage`` of the rows and columns with
+    one value. Over a mixed chemical space most descriptors belong to one element pair
+    (``cn_P-O``, ``rdf_peak_A_Zn-O``); on the few rows that have them they let a model,
+    SISSO above all, fit single compositions instead of a trend (measured on the shipped
+    data set, ``docs/ml.md``), and constant columns (the S(q) grid) carry nothing.
+    """
     out = []
     for name in data.columns:
         if name in REQUIRED or name in NOT_FEATURES or str(name).startswith(NOT_FEATURE_PREFIXES):
             continue
         col = data[name]
         if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
+            continue
+        if col.notna().mean() < min_coverage or col.nunique(dropna=True) < 2:
             continue
         out.append(str(name))
     return out

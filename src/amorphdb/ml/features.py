@@ -173,13 +173,15 @@ def featurize(data: pd.DataFrame, extra_columns: list[str] | tuple[str, ...] = (
     X = composition_features(data[FORMULA])
     X.index = data.index
     X.insert(0, INV_T, 1000.0 / pd.to_numeric(data[TEMPERATURE]).to_numpy(float))
-    for name in extra_columns:
-        if name in X.columns:
-            raise DataError(
-                f"column {name!r} of the table clashes with a computed feature; rename it"
-            )
-        X[name] = pd.to_numeric(data[name], errors="coerce").to_numpy(float)
-    return X
+    clash = [name for name in extra_columns if name in X.columns]
+    if clash:
+        raise DataError(
+            f"column {clash[0]!r} of the table clashes with a computed feature; rename it"
+        )
+    if not extra_columns:
+        return X
+    extra = data[list(extra_columns)].apply(pd.to_numeric, errors="coerce").astype(float)
+    return pd.concat([X, extra], axis=1)  # one concat: column-by-column inserts fragment
 
 
 def group_labels(data: pd.DataFrame, group_by: str | None) -> np.ndarray | None:
