@@ -262,14 +262,11 @@ def stitch_job(engine: EngineSpec, md: MDSettings, segments: list[Any]) -> MDRun
 class SegmentedMDMaker(MDStageFields, Maker):
     """An MD stage run as a chain of segment jobs plus a stitching job.
 
+    The whole stage is the :class:`~amorphdb.flows.md.MDStageFields` (a ramp spans the
+    whole stage; ``n_steps`` a multiple of ``traj_every``); ``name`` names the flow.
+
     Parameters
     ----------
-    name
-        Flow name.
-    engine, temperature_K, end_temperature_K, n_steps, ensemble, pressure_kbar, \
-traj_every, thermo_every, seed, thermostat, thermostat_damping_fs
-        The whole stage (:class:`~amorphdb.flows.md.MDStageFields`; a ramp spans the
-        whole stage, ``n_steps`` a multiple of ``traj_every``).
     max_steps_per_job
         Longest segment (steps).
     walltime_s, steps_per_second
