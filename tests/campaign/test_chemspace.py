@@ -65,6 +65,8 @@ def test_steps_and_core_hours_by_hand():
                          anneal_temperatures_K=[1000, 2000], cooling={"method": "none"})
     # 3 temperatures × (3 scan + 2 checks) × 2000 + 10000 melt + 2 × 10000 anneal
     assert steps_per_composition(p) == 3 * 5 * 2000 + 10000 + 20000 == 60000
+    # three independent replicas run the whole protocol three times
+    assert steps_per_composition(p.model_copy(update={"replicas": 3})) == 3 * 60000
     est = estimate_cost(10, p, "vasp")
     assert est.core_hours == pytest.approx(10 * 60000 * 100 * 10.0 / 3600)
     assert estimate_cost(10, p, "lammps", 1e-5).core_hours == pytest.approx(

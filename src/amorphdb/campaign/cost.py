@@ -28,7 +28,8 @@ def steps_per_composition(
     ``min(max_iterations, EXPECTED_VOLUME_CHECKS)`` checking runs per temperature
     (the glass path adds a melt record at P = 0: one NPT run and a melt production);
     the cooling jobs come from
-    :meth:`ProtocolSettings.cooling_runs` (:mod:`amorphdb.flows.schedules`).
+    :meth:`ProtocolSettings.cooling_runs` (:mod:`amorphdb.flows.schedules`). A replicated
+    protocol (``replicas = n``) runs all of it n times.
     """
     p = protocol
     path = p.cooling.method is CoolingMethod.PATH
@@ -40,7 +41,8 @@ def steps_per_composition(
         else (len(p.volume.scale_factors) + checks) * p.volume.n_steps
     )
     production = p.melt_steps + len(p.anneal_temperatures_K) * p.anneal_steps
-    return n_temps * per_search + melt_record + production + sum(p.cooling_runs(timestep_fs))
+    one = n_temps * per_search + melt_record + production + sum(p.cooling_runs(timestep_fs))
+    return p.replicas * one
 
 
 @dataclass(frozen=True)
