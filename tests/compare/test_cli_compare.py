@@ -64,3 +64,22 @@ def test_cli_names_the_side_without_a_fit(store, capsys, tmp_path):
     assert main(["compare", "ref", "bad", "--store", store]) == 0
     out = capsys.readouterr().out
     assert "ΔEa_Li Li2SiO3: — (bad (" in out and "no Arrhenius fit" in out
+
+
+def test_replicated_campaign_is_compared_through_its_averages(tmp_path, capsys):
+    """Each replica's record sits beside the average at the same (formula, T): compare
+    takes the average (replicas 2e-5 and 4e-5, stored mean 3e-5 → D ratio 3 against 1e-5)."""
+    path = tmp_path / "store.yaml"
+    path.write_text(f"type: embedded\npath: {tmp_path / 'db'}\n")
+    with open_database(path) as db:
+        db.upsert_amorphous(summary("ref", 2000.0, 1e-5))
+        for i, d in enumerate((2e-5, 4e-5)):
+            doc = summary("rep", 2000.0, d).model_copy(update={"replica": i,
+                                                               "protocol_hash": f"r{i}"})
+            db.upsert_amorphous(doc)
+        avg = summary("rep", 2000.0, 3e-5).model_copy(update={"replicas": 2,
+                                                             "protocol_hash": "avg"})
+        db.upsert_amorphous(avg)
+    assert main(["compare", "ref", "rep", "--store", str(path), "--json"]) == 0
+    (point,) = json.loads(capsys.readouterr().out)["points"]
+    assert point["D_ratio"]["Li"] == pytest.approx(3.0)

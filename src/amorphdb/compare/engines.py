@@ -333,7 +333,8 @@ def compare_in_store(db, campaign_a: str, campaign_b: str) -> EngineComparison:
     """
     docs, arr = [], []
     for name in (campaign_a, campaign_b):
-        found = [d for d in db.find_raw(campaign=name, state="completed")]
+        # a replicated protocol is compared through its per-temperature averages
+        found = list(db.find_raw(campaign=name, state="completed", hide_replicas=True))
         if not found:
             raise StoreError(
                 f"campaign '{name}' has no completed records in this store; "
