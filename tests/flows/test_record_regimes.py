@@ -57,3 +57,17 @@ def test_diffusion_summaries_flag_caged_network_species():
     assert out["O"].caged is True and out["O"].msd_end_A2 < 0.2 and "r_nn²" in out["O"].cage_reason
     assert out["Li"].caged is None and out["Li"].method in ("atoms", "blocks")
     assert out["Li"].D_cm2_s == pytest.approx(1e-4, rel=0.2)
+
+
+def test_two_point_fit_stores_no_nan():
+    """Two points of one regime: Ea and its stated σ exist, χ²/dof and the scaled σ are undefined
+    (no degree of freedom) and stored as None, not NaN."""
+    diffusion = [{"Li": _summary(d, None)} for d in (1e-6, 1e-5)]
+    (li,) = record_arrhenius.original(
+        [800.0, 1000.0], diffusion, formula="Li2O", campaign="c", protocol_hash="h"
+    )
+    assert li.Ea_eV == pytest.approx(KB * np.log(10) / (1 / 800 - 1 / 1000))  # 0.79 eV
+    assert li.Ea_std_eV > 0
+    assert li.Ea_std_scaled_eV is None and li.chi2_dof is None
+    fit = li.regimes[li.regime]
+    assert fit["Ea_std_scaled_eV"] is None and fit["chi2_dof"] is None

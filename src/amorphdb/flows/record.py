@@ -212,8 +212,8 @@ def record_arrhenius(
             regimes[name] = {
                 "Ea_eV": arr.Ea,
                 "Ea_std_eV": arr.Ea_std,
-                "Ea_std_scaled_eV": arr.Ea_std_scaled,
-                "chi2_dof": arr.chi2_dof,
+                "Ea_std_scaled_eV": _finite_or_none(arr.Ea_std_scaled),
+                "chi2_dof": _finite_or_none(arr.chi2_dof),
                 "D0_cm2_s": arr.D0,
                 "temperatures_K": arr.temperatures_K,
                 "curved": fits.curved(name),
@@ -227,8 +227,8 @@ def record_arrhenius(
                 **base,
                 Ea_eV=float(arr.Ea),
                 Ea_std_eV=float(arr.Ea_std),
-                Ea_std_scaled_eV=float(arr.Ea_std_scaled),
-                chi2_dof=None if not np.isfinite(arr.chi2_dof) else float(arr.chi2_dof),
+                Ea_std_scaled_eV=_finite_or_none(arr.Ea_std_scaled),  # 2 points: no χ²
+                chi2_dof=_finite_or_none(arr.chi2_dof),
                 D0_cm2_s=float(arr.D0),
                 D300_cm2_s=float(d300),
                 D300_std_cm2_s=float(d300_std),
@@ -238,3 +238,9 @@ def record_arrhenius(
             )
         )
     return docs
+
+
+def _finite_or_none(value: float) -> float | None:
+    """A fit statistic as stored: None where it is undefined (NaN: e.g. χ²/dof of a
+    two-point fit, which has no degree of freedom), never NaN in a document."""
+    return float(value) if np.isfinite(value) else None
