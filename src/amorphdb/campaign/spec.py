@@ -46,6 +46,7 @@ from amorphdb.flows.protocol import (  # noqa: F401  (ranges re-exported: one pl
     ProtocolSettings,
     RangeError,
 )
+from amorphdb.recovery.base import MAX_CORRECTIONS
 from amorphdb.structure import parse_composition
 from amorphdb.structure.enumeration import fraction_range, pseudo_binary
 
@@ -170,7 +171,7 @@ class CampaignSpec(BaseModel):
     compositions_csv: str | None = None
     enumerate: list[ChemicalSpace] = Field(default_factory=list)
     max_attempts: int = Field(3, ge=1, le=100)
-    max_corrections: int | None = Field(None, ge=0, le=20)
+    max_corrections: int | None = Field(None, ge=0, le=MAX_CORRECTIONS)
     heartbeat_timeout_s: float = Field(600.0, gt=0)
     cost_per_atom_step_core_s: float | None = Field(None, gt=0)
     resources: dict[str, dict[str, Any]] = Field(default_factory=dict)

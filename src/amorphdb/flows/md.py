@@ -115,7 +115,7 @@ class MDStageFields:
         """The engine-independent :class:`MDSettings` of this stage
         (``engine.timestep_fs=None`` takes the engine's default time step)."""
         return MDSettings(
-            timestep_fs=self.engine.timestep_fs or get_engine(self.engine).timestep_fs,
+            timestep_fs=self.engine.resolved_timestep_fs,
             **{f.name: getattr(self, f.name) for f in fields(MDStageFields) if f.name != "engine"},
         )
 

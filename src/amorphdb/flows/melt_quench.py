@@ -330,7 +330,7 @@ class MeltQuenchMaker(Maker):
         above the path start begins from the melt (or the NVT ramp to the start).
         """
         c = self.protocol.cooling
-        timestep = self.engine.timestep_fs or get_engine(self.engine).timestep_fs
+        timestep = self.engine.resolved_timestep_fs
         stages = glass_path_stages(
             self.protocol.melt_temperature_K, stops_K, c.start_temperature_K,
             c.rate_K_per_ps, timestep, c.n_steps,

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from amorphdb.engines.base import MDSettings
 from amorphdb.flows.schedules import cooling_stages, glass_path_stages, volume_scale_factors
 
-_MD = MDSettings.model_fields  # MD stage defaults live there (traj_every, thermo_every)
+_MD = MDSettings.model_fields  # MD stage defaults live there (traj_every, thermo_every, seed)
 
 
 class VolumeSettings(BaseModel):
@@ -163,7 +163,9 @@ class ProtocolSettings(BaseModel):
     thermo_every: int = Field(
         _MD["thermo_every"].default, gt=0, description="steps between thermo samples"
     )
-    seed: int = Field(12345, description="seed for packing, velocities, thermostats")
+    seed: int = Field(
+        _MD["seed"].default, description="seed for packing, velocities, thermostats"
+    )
     replicas: int = Field(
         1,
         ge=1,

@@ -81,6 +81,10 @@ class RecoveryExhaustedError(EngineError):
         self.errors = list(errors)
 
 
+#: the largest recovery budget (corrections per MD run) a campaign may ask for
+MAX_CORRECTIONS = 20
+
+
 class RecoverySettings(BaseModel):
     """How hard an engine tries to save a failing run.
 
@@ -113,7 +117,7 @@ class RecoverySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_corrections: int = Field(default=3, ge=0, le=20)
+    max_corrections: int = Field(default=3, ge=0, le=MAX_CORRECTIONS)
     timestep_factor: float = Field(default=0.5, gt=0, lt=1)
     min_timestep_fs: float = Field(default=0.05, gt=0)
     max_force_eV_per_A: float = Field(default=50.0, gt=0)
