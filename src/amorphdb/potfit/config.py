@@ -107,9 +107,10 @@ class GlassSettings(BaseModel):
         """The melt–quench protocol of this glass: the glass path down to one anneal
         temperature, the glass temperature (NPT volume at zero pressure, then NVT).
 
-        The glass is the path's lowest anneal branch rather than its ``glass`` point:
-        the local launcher counts a composition as finished by its Arrhenius record,
-        which a glass-only flow does not write.
+        The glass is the path's lowest anneal branch rather than its ``glass`` point
+        (the same MD: NPT at zero pressure, then NVT). Launchers now also complete a
+        glass-only flow; the anneal branch stays so that the protocol hash, and with it
+        every saved potfit state and its evaluations, stays valid.
         """
         return ProtocolSettings(
             target_atoms=self.target_atoms,
