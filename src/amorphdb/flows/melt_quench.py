@@ -34,7 +34,7 @@ from amorphdb.engines import EngineName, EngineSpec, Ensemble, get_engine
 from amorphdb.errors import ConfigError
 from amorphdb.flows.md import MDMaker, stage_fields
 from amorphdb.flows.protocol import CoolingMethod, ProtocolSettings
-from amorphdb.flows.record import record_arrhenius, record_temperature
+from amorphdb.flows.record import arrhenius_and_output, record_temperature
 from amorphdb.flows.resume import META_KEY, ResumePoint, anneal_key, melt_key, stage_tag
 from amorphdb.flows.schedules import cooling_stages, glass_path_stages
 from amorphdb.flows.segments import SegmentedMDMaker
@@ -520,23 +520,10 @@ class MeltQuenchMaker(Maker):
             else:
                 records.append(record)
 
-        arrhenius = None
-        if records:  # a glass-only flow (no anneal temperatures) has no Arrhenius fit
-            arrhenius = record_arrhenius(
-                list(p.anneal_temperatures_K),
-                [r.output.diffusion for r in records],
-                formula=formula,
-                **record_kw,
-            )
-            jobs.append(arrhenius)
-        output = {
-            "formula": formula,
-            "melt": melt_record.output,
-            "anneals": [r.output for r in records],
-            "glass": None if glass_record is None else glass_record.output,
-            "arrhenius": None if arrhenius is None else arrhenius.output,
-        }
-        return Flow(jobs, output=output, name=f"{self.name} {formula}")
+        fit, output = arrhenius_and_output(
+            formula, p.anneal_temperatures_K, melt_record, records, glass_record, **record_kw
+        )
+        return Flow(jobs + fit, output=output, name=f"{self.name} {formula}")
 
 
 #: the default template of each stage maker (completed by ``MeltQuenchMaker._stage``)

@@ -244,3 +244,41 @@ def _finite_or_none(value: float) -> float | None:
     """A fit statistic as stored: None where it is undefined (NaN: e.g. χ²/dof of a
     two-point fit, which has no degree of freedom), never NaN in a document."""
     return float(value) if np.isfinite(value) else None
+
+
+def arrhenius_and_output(
+    formula: str,
+    temperatures_K: list[float],
+    melt: Any,
+    anneals: list[Any],
+    glass: Any,
+    **record_kw: Any,
+) -> tuple[list[Any], dict[str, Any]]:
+    """The ``record_arrhenius`` job over the anneal records and the flow's output dict.
+
+    Shared by the single flow and the replica average (one shape of output:
+    ``formula``, ``melt``, ``anneals``, ``glass``, ``arrhenius``). ``melt``, ``anneals``
+    and ``glass`` are record jobs (``glass`` may be None); a glass-only flow (no anneal
+    temperatures) has no Arrhenius fit.
+
+    Returns
+    -------
+    (list, dict)
+        The jobs to add (the fit, or none) and the output dict.
+    """
+    jobs: list[Any] = []
+    arrhenius = None
+    if anneals:
+        arrhenius = record_arrhenius(
+            list(temperatures_K), [a.output.diffusion for a in anneals], formula=formula,
+            **record_kw,
+        )
+        jobs.append(arrhenius)
+    output = {
+        "formula": formula,
+        "melt": melt.output,
+        "anneals": [a.output for a in anneals],
+        "glass": None if glass is None else glass.output,
+        "arrhenius": None if arrhenius is None else arrhenius.output,
+    }
+    return jobs, output

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from jobflow import Flow, job
 
-from amorphdb.flows.record import record_arrhenius
+from amorphdb.flows.record import arrhenius_and_output
 from amorphdb.store.schemas import AmorphousDoc, DiffusionSummary
 
 #: replicas disagree when the χ² test of their values against their stated σ gives a
@@ -323,22 +323,12 @@ def replicated_flow(maker: Any, formula: Any, resume: Any = None) -> Flow:
     anneals = [average([o["anneals"][k] for o in outputs])
                for k in range(len(p.anneal_temperatures_K))]
     glass = None if outputs[0]["glass"] is None else average([o["glass"] for o in outputs])
-    arrhenius = None
-    if anneals:
-        arrhenius = record_arrhenius(
-            list(p.anneal_temperatures_K), [a.output.diffusion for a in anneals],
-            formula=name, campaign=maker.campaign, protocol_hash=phash,
-        )
-        jobs.append(arrhenius)
-    output = {
-        "formula": name,
-        "melt": melt.output,
-        "anneals": [a.output for a in anneals],
-        "glass": None if glass is None else glass.output,
-        "arrhenius": None if arrhenius is None else arrhenius.output,
-        "replicas": outputs,
-    }
-    return Flow(jobs, output=output, name=f"{maker.name} {name} x{n} replicas")
+    fit, output = arrhenius_and_output(
+        name, p.anneal_temperatures_K, melt, anneals, glass,
+        campaign=maker.campaign, protocol_hash=phash,
+    )
+    return Flow(jobs + fit, output={**output, "replicas": outputs},
+                name=f"{maker.name} {name} x{n} replicas")
 
 
 def _replica_points(resume: Any) -> dict[int, Any]:
