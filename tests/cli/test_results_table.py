@@ -159,3 +159,12 @@ def test_run_with_two_replicas_end_to_end(tmp_path, capsys, monkeypatch):
     [arr] = db.find_arrhenius(campaign="tiny", species="Li")
     averages = {d.temperature_K: d for d in db.find(campaign="tiny", hide_replicas=True)}
     assert arr.protocol_hash == averages[1500.0].protocol_hash
+
+
+def test_glass_point_reports_density_only_no_unreliable_flag():
+    """The 300 K glass point's Li does not diffuse within the run (its D is unreliable by
+    the checks): the row shows "—" for D and no "u"; an anneal with the same D gets "u"."""
+    glass = _doc("Li2Si2O5", 300.0, stage="glass", reliable=False)
+    anneal = _doc("Li2Si2O5", 1000.0, reliable=False)
+    assert row_flags(glass, "Li") == "f"
+    assert row_flags(anneal, "Li") == "uf"

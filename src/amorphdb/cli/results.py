@@ -47,8 +47,14 @@ def compact(value: float | None, sigma: float | None, sci: bool = False) -> str:
 
 
 def row_flags(doc: Any, species: str) -> str:
-    """The :data:`FLAGS` codes of one summary (D of ``species``)."""
+    """The :data:`FLAGS` codes of one summary (D of ``species``).
+
+    The glass point reports its density only (its D is shown as "—"), so its D gets no
+    "u": at 300 K Li does not leave its cage within the run, and that is not a defect.
+    """
     d = doc.diffusion.get(species)
+    if doc.descriptors.get("stage") == "glass":
+        d = None
     volume = doc.descriptors.get("volume_equilibration") or {}
     spread = doc.replica_spread or {}
     disagree = (spread.get("density_g_cm3") or {}).get("inconsistent") or (
