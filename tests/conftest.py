@@ -4,7 +4,8 @@ leaves the process's SIGINT/SIGTERM handlers as it found them.
 jobflow's ``run_locally`` runs jobs in the current folder unless given ``root_dir``,
 and the MD engines write their inputs and outputs there. Libraries run in-process
 (a workflow runner, a launcher's worker set-up) may install signal handlers; a handler
-left behind changes how a later test's Ctrl-C behaves, so it is restored and reported.
+left behind changes how a later test's Ctrl-C behaves, so it is restored and reported
+(checked around each test's whole run, module fixtures' set-up and tear-down included).
 """
 
 import signal
@@ -20,15 +21,16 @@ def _run_in_tmp_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture(autouse=True)
-def _signal_handlers_restored(request):
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
     before = {s: signal.getsignal(s) for s in _SIGNALS}
     yield
     for signum, handler in before.items():
         if signal.getsignal(signum) is not handler:
             warnings.warn(
-                f"{request.node.nodeid} left the {signal.Signals(signum).name} handler "
-                f"changed ({signal.getsignal(signum)!r}); restored",
+                f"{item.nodeid} (or a fixture it set up or tore down) left the "
+                f"{signal.Signals(signum).name} handler changed "
+                f"({signal.getsignal(signum)!r}); restored",
                 stacklevel=1,
             )
             signal.signal(signum, handler)

@@ -363,9 +363,13 @@ def test_interrupt_while_saving_acts_after_the_save():
     from amorphdb.campaign.local import _signals_deferred
 
     steps = []
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, whatever ran before
-    with pytest.raises(KeyboardInterrupt), _signals_deferred():
-        os.kill(os.getpid(), signal.SIGINT)
-        steps.append("saved")  # not cut short
-    assert steps == ["saved"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # start from Python's own handler, whatever an earlier test left installed
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), _signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            steps.append("saved")  # not cut short
+        assert steps == ["saved"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
