@@ -46,15 +46,15 @@ def compact(value: float | None, sigma: float | None, sci: bool = False) -> str:
     return f"{mantissa:.{decimals}f}({sigma_digits}){suffix}"
 
 
-def row_flags(doc: Any, species: str) -> str:
-    """The :data:`FLAGS` codes of one summary (D of ``species``).
+def reported_diffusion(doc: Any, species: str) -> Any:
+    """The D summary of ``species`` a row reports: None for the glass point, which reports
+    its density only (at 300 K Li does not leave its cage within the run, not a defect)."""
+    return None if doc.descriptors.get("stage") == "glass" else doc.diffusion.get(species)
 
-    The glass point reports its density only (its D is shown as "—"), so its D gets no
-    "u": at 300 K Li does not leave its cage within the run, and that is not a defect.
-    """
-    d = doc.diffusion.get(species)
-    if doc.descriptors.get("stage") == "glass":
-        d = None
+
+def row_flags(doc: Any, species: str) -> str:
+    """The :data:`FLAGS` codes of one summary (D of ``species``; none for a glass point)."""
+    d = reported_diffusion(doc, species)
     volume = doc.descriptors.get("volume_equilibration") or {}
     spread = doc.replica_spread or {}
     disagree = (spread.get("density_g_cm3") or {}).get("inconsistent") or (
@@ -105,10 +105,8 @@ def results_table(docs: list[Any], species: str = "Li", title: str | None = None
                          no_wrap=True)
     for doc in docs:
         stage = doc.descriptors.get("stage")
-        d = doc.diffusion.get(species)
-        d_text = "—"
-        if stage != "glass" and d is not None:  # the glass point gives the density only
-            d_text = compact(d.D_cm2_s, d.D_std_cm2_s, sci=True)
+        d = reported_diffusion(doc, species)
+        d_text = "—" if d is None else compact(d.D_cm2_s, d.D_std_cm2_s, sci=True)
         sem = (doc.descriptors.get("volume_equilibration") or {}).get("density_sem_g_cm3")
         pressure = doc.pressure_mean_kbar
         row = [

@@ -31,15 +31,6 @@ import numpy as np
 from amorphdb.analysis.descriptors import StructureDescriptors
 from amorphdb.errors import StoreError
 
-__all__ = [
-    "ArrheniusComparison",
-    "EngineComparison",
-    "PointComparison",
-    "compare_in_store",
-    "compare_records",
-    "rdf_r2",
-]
-
 
 def rdf_r2(r_a: np.ndarray, g_a: np.ndarray, r_b: np.ndarray, g_b: np.ndarray) -> float:
     """R² of g_B(r) as a prediction of g_A(r) on A's grid (r within both ranges)."""
